@@ -1,0 +1,43 @@
+# Two commands set up a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_CASES ?= 300
+DEMO_SEED ?= 7
+
+.PHONY: help install demo test bench lint format clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the package with dev tools
+
+demo: $(STAMP)  ## run the main job end to end on the embedded synthetic export
+	$(BIN)/oversight demo --cases $(DEMO_CASES) --seed $(DEMO_SEED)
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)  ## run the benchmarks and print figures for docs/benchmarks.md
+	$(BIN)/python benchmarks/run.py
+
+lint: $(STAMP)  ## ruff lint and format check
+	$(BIN)/ruff check pipeline tests benchmarks
+	$(BIN)/ruff format --check pipeline tests benchmarks
+
+format: $(STAMP)  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix pipeline tests benchmarks
+	$(BIN)/ruff format pipeline tests benchmarks
+
+clean:  ## remove generated data and caches (keeps .venv)
+	rm -rf data/raw/* data/interim/* data/processed/* .pytest_cache .ruff_cache

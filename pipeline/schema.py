@@ -1,0 +1,97 @@
+"""Table schemas shared by the steps: the flat contact export, the labels file and the cases file.
+
+Column names are spelled here once. Arrow schemas give every writer and reader the same types.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from pipeline.labels import ATTRIBUTES
+
+#: The flat contact export (CSV / JSON Lines / Parquet / Excel), one row per nDelius contact.
+#: Case-level fields are denormalised onto every row, as reporting extracts do.
+EXPORT_SCHEMA = pa.schema(
+    [
+        pa.field("contact_id", pa.string(), nullable=False),
+        pa.field("crn", pa.string(), nullable=False),
+        pa.field("pop_forename", pa.string()),
+        pa.field("pop_surname", pa.string()),
+        pa.field("contact_date", pa.string(), nullable=False),  # YYYY-MM-DD
+        pa.field("contact_start_time", pa.string()),  # HH:MM
+        pa.field("contact_type_code", pa.string(), nullable=False),
+        pa.field("contact_type_description", pa.string()),
+        pa.field("outcome_code", pa.string()),
+        pa.field("outcome_description", pa.string()),
+        pa.field("notes", pa.string()),
+        pa.field("sensitive", pa.string()),  # Y / N
+        pa.field("system_generated", pa.string()),  # Y / N
+        pa.field("region", pa.string()),
+        pa.field("pdu", pa.string()),
+        pa.field("team", pa.string()),
+        pa.field("staff_name", pa.string()),
+        pa.field("staff_grade", pa.string()),
+        pa.field("created_by", pa.string()),
+        pa.field("created_datetime", pa.string()),  # YYYY-MM-DDTHH:MM:SS
+        pa.field("tier", pa.string()),
+        pa.field("rosh_level", pa.string()),
+        pa.field("mappa_level", pa.string()),  # "", "1", "2", "3"
+        pa.field("mappa_category", pa.string()),
+        pa.field("sentence_type", pa.string()),
+    ]
+)
+EXPORT_COLUMNS: tuple[str, ...] = tuple(EXPORT_SCHEMA.names)
+#: Columns without which a row cannot be used.
+REQUIRED_COLUMNS: tuple[str, ...] = ("contact_id", "crn", "contact_date", "contact_type_code")
+#: Columns holding personal data about the person on probation (used by the redactor too).
+NAME_COLUMNS: tuple[str, ...] = ("pop_forename", "pop_surname")
+
+#: Ground truth for the synthetic export, keyed by contact_id and kept apart from the export.
+LABELS_SCHEMA = pa.schema(
+    [
+        pa.field("contact_id", pa.string(), nullable=False),
+        pa.field("crn", pa.string(), nullable=False),
+        pa.field("region", pa.string()),
+        pa.field("is_oversight", pa.bool_()),
+        # annotated labels (what an annotator recorded, including label noise)
+        pa.field("oversight_type", pa.string()),
+        pa.field("content", pa.string()),
+        pa.field("initiated_by", pa.string()),
+        # the labels the text was written from
+        pa.field("oversight_type_clean", pa.string()),
+        pa.field("content_clean", pa.string()),
+        pa.field("label_flipped", pa.bool_()),
+        # how the entry came about (allocation, quarterly_review, risk_response, back_cover, ...)
+        pa.field("trigger", pa.string()),
+        *[pa.field(a, pa.bool_()) for a in ATTRIBUTES],
+        # a risk event recorded by this contact, and the risk event an oversight entry answers
+        pa.field("risk_event", pa.string()),
+        pa.field("responds_to", pa.string()),
+        pa.field("response_delay_days", pa.int32()),
+        # character spans of personal data inside `notes`: [[start, end, kind], ...] as JSON
+        pa.field("pii_spans", pa.string()),
+    ]
+)
+LABEL_COLUMNS: tuple[str, ...] = tuple(LABELS_SCHEMA.names)
+
+#: One row per synthetic case: the truth behind the denormalised export columns.
+CASES_SCHEMA = pa.schema(
+    [
+        pa.field("crn", pa.string(), nullable=False),
+        pa.field("region", pa.string()),
+        pa.field("pdu", pa.string()),
+        pa.field("team", pa.string()),
+        pa.field("tier", pa.string()),
+        pa.field("rosh_level", pa.string()),
+        pa.field("mappa_level", pa.string()),
+        pa.field("mappa_category", pa.string()),
+        pa.field("sentence_type", pa.string()),
+        pa.field("pp_name", pa.string()),
+        pa.field("pp_grade", pa.string()),
+        pa.field("spo_name", pa.string()),
+        pa.field("start_date", pa.string()),
+        pa.field("end_date", pa.string()),
+        pa.field("high_rosh_quarters", pa.int32()),
+        pa.field("n_contacts", pa.int32()),
+    ]
+)
