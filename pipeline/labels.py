@@ -161,9 +161,7 @@ CONTACT_TYPES: dict[str, ContactType] = {
     ct.code: ct
     for ct in (
         ContactType("C002", "Management Oversight", CodeRole.OVERSIGHT, tuple(_T), True),
-        ContactType(
-            "MO1", "Management Oversight - General", CodeRole.OVERSIGHT, tuple(_T), True
-        ),
+        ContactType("MO1", "Management Oversight - General", CodeRole.OVERSIGHT, tuple(_T), True),
         ContactType("MO2", "MO2 - Lifer/IPP Panel", CodeRole.OVERSIGHT, (_T.REVIEW,)),
         ContactType("MO3", "MO3 - MAPPA", CodeRole.OVERSIGHT, (_T.REVIEW, _T.RISK)),
         ContactType("MO5", "MO5 - Recall", CodeRole.OVERSIGHT, (_T.ENFORCEMENT,)),
@@ -171,9 +169,7 @@ CONTACT_TYPES: dict[str, ContactType] = {
         ContactType(
             "SPOD03", "Case Allocation: SPO Oversight", CodeRole.OVERSIGHT, (_T.ALLOCATION,)
         ),
-        ContactType(
-            "SPOD02", "Recall Discussion SPO/OM", CodeRole.OVERSIGHT, (_T.ENFORCEMENT,)
-        ),
+        ContactType("SPOD02", "Recall Discussion SPO/OM", CodeRole.OVERSIGHT, (_T.ENFORCEMENT,)),
         ContactType("C416", "High Risk Review Meeting", CodeRole.OVERSIGHT, (_T.REVIEW,)),
         ContactType("LRP1", "Lifer Review Panel", CodeRole.OVERSIGHT, (_T.REVIEW,)),
         ContactType(
@@ -186,9 +182,7 @@ CONTACT_TYPES: dict[str, ContactType] = {
         ContactType(
             "CRCO", "Case Reviewed by Case Manager", CodeRole.CASE_DISCUSSION, (_T.SUPERVISION,)
         ),
-        ContactType(
-            "C238", "Case Discussion", CodeRole.CASE_DISCUSSION, (_T.SUPERVISION, _T.RISK)
-        ),
+        ContactType("C238", "Case Discussion", CodeRole.CASE_DISCUSSION, (_T.SUPERVISION, _T.RISK)),
         # Ordinary casework (illustrative codes used by the synthetic export).
         ContactType("COAP", "Planned Office Visit (NS)", CodeRole.OTHER),
         ContactType("CHVS", "Home Visit to Case (NS)", CodeRole.OTHER),

@@ -78,6 +78,10 @@ LABEL_COLUMNS: tuple[str, ...] = tuple(LABELS_SCHEMA.names)
 CASES_SCHEMA = pa.schema(
     [
         pa.field("crn", pa.string(), nullable=False),
+        pa.field("pop_forename", pa.string()),
+        pa.field("pop_surname", pa.string()),
+        pa.field("pop_dob", pa.string()),  # DD/MM/YYYY
+        pa.field("pop_pnc", pa.string()),
         pa.field("region", pa.string()),
         pa.field("pdu", pa.string()),
         pa.field("team", pa.string()),
