@@ -235,7 +235,11 @@ class Writer:
         pp = self.facts.pp
         self._voice = pp.voice
         rng = self.rng
-        n = rng.randrange(15, 40) if long else rng.choices((1, 2, 3, 4, 5), (3, 4, 3, 2, 1))[0]
+        if long:
+            # a few notes are whole-visit narratives of several thousand characters
+            n = rng.randrange(80, 160) if rng.random() < 0.15 else rng.randrange(15, 40)
+        else:
+            n = rng.choices((1, 2, 3, 4, 5), (3, 4, 3, 2, 1))[0]
         kinds = [kind] + (["office_visit", "home_visit", "phone", "other", kind] if long else [])
         units = [self.unit(f"ordinary.{rng.choice(kinds) if i else kind}") for i in range(n)]
         segs = self.layout(units, _as_prose(pp.voice) if long else pp.voice)
