@@ -44,43 +44,35 @@ def _chunk(
 ) -> tuple[dict[str, list], dict[str, list], list[dict]]:
     """Build cases [start, stop) into column lists; contact ids are chunk-local until merged."""
     start, stop, seed, noise = args
-    ex: dict[str, list] = {c: [] for c in EXPORT_COLUMNS}
-    lb: dict[str, list] = {c: [] for c in LABEL_COLUMNS}
+    ex_rows: list[tuple] = []
+    lb_rows: list[tuple] = []
     cases: list[dict] = []
     for index in range(start, stop):
         case = CaseBuilder(index, seed).build()
         noise_rng = random.Random(seed * 31 + index)
         f = case.facts
-        base = len(ex["contact_id"])
+        base = len(ex_rows)
         local = {id(c): base + i for i, c in enumerate(case.contacts)}
+        # case-level columns, denormalised onto every row as reporting extracts do
+        case_cols = (case.region, case.team.pdu, case.team.name)
+        risk_cols = (f.tier, f.rosh, f.mappa_level, f.mappa_cat, case.sentence.value)
         for c in case.contacts:
-            ex["contact_id"].append(local[id(c)])
-            ex["crn"].append(case.crn)
-            ex["pop_forename"].append(f.pop_first)
-            ex["pop_surname"].append(f.pop_last)
-            ex["contact_date"].append(c.when.isoformat())
-            ex["contact_start_time"].append(c.time)
-            ex["contact_type_code"].append(c.code)
-            ex["contact_type_description"].append(contact_type(c.code))
-            ex["outcome_code"].append(c.outcome)
-            ex["outcome_description"].append(outcome_description(c.outcome))
-            ex["notes"].append(c.note.text)
-            ex["sensitive"].append("Y" if c.sensitive else "N")
-            ex["system_generated"].append("Y" if c.system else "N")
-            ex["region"].append(case.region)
-            ex["pdu"].append(case.team.pdu)
-            ex["team"].append(case.team.name)
-            ex["staff_name"].append(c.staff.name if c.staff else "System")
-            ex["staff_grade"].append(c.staff.grade.value if c.staff else None)
-            ex["created_by"].append(c.created_by.name if c.created_by else "System")
+            cid = local[id(c)]
             created = c.when + timedelta(days=c.created_delay)
-            ex["created_datetime"].append(f"{created.isoformat()}T{c.time}:00")
-            ex["tier"].append(f.tier)
-            ex["rosh_level"].append(f.rosh)
-            ex["mappa_level"].append(f.mappa_level)
-            ex["mappa_category"].append(f.mappa_cat)
-            ex["sentence_type"].append(case.sentence.value)
-
+            # one tuple per row, transposed once at the end: far cheaper than 25 list appends
+            ex_rows.append(
+                (
+                    cid, case.crn, f.pop_first, f.pop_last, c.when.isoformat(), c.time, c.code,
+                    contact_type(c.code), c.outcome, outcome_description(c.outcome),
+                    c.note.text, "Y" if c.sensitive else "N", "Y" if c.system else "N",
+                    *case_cols,
+                    c.staff.name if c.staff else "System",
+                    c.staff.grade.value if c.staff else None,
+                    c.created_by.name if c.created_by else "System",
+                    f"{created.isoformat()}T{c.time}:00",
+                    *risk_cols,
+                )
+            )  # fmt: skip
             otype = c.otype.value if c.otype else None
             content = c.content.value if c.content else None
             noisy_type, noisy_content, flipped = otype, content, False
@@ -91,23 +83,16 @@ def _chunk(
                 if noise_rng.random() < noise:
                     noisy_content = next(x for x in CONTENT_LABELS if x != content)
                     flipped = True
-            lb["contact_id"].append(local[id(c)])
-            lb["crn"].append(case.crn)
-            lb["region"].append(case.region)
-            lb["is_oversight"].append(c.is_oversight)
-            lb["oversight_type"].append(noisy_type)
-            lb["content"].append(noisy_content)
-            lb["initiated_by"].append(c.initiator.value if c.initiator else None)
-            lb["oversight_type_clean"].append(otype)
-            lb["content_clean"].append(content)
-            lb["label_flipped"].append(flipped)
-            lb["trigger"].append(c.trigger)
-            for a in ATTRIBUTES:
-                lb[a].append(bool(c.attrs.get(a, False)))
-            lb["risk_event"].append(c.risk_event)
-            lb["responds_to"].append(local[id(c.responds_to)] if c.responds_to else None)
-            lb["response_delay_days"].append(c.delay)
-            lb["pii_spans"].append(_spans_json(c.note.spans))
+            attrs = c.attrs
+            lb_rows.append(
+                (
+                    cid, case.crn, case.region, c.is_oversight, noisy_type, noisy_content,
+                    c.initiator.value if c.initiator else None, otype, content, flipped,
+                    c.trigger, *(bool(attrs.get(a, False)) for a in ATTRIBUTES), c.risk_event,
+                    local[id(c.responds_to)] if c.responds_to else None, c.delay,
+                    _spans_json(c.note.spans),
+                )
+            )  # fmt: skip
         cases.append(
             {
                 "crn": case.crn,
@@ -132,6 +117,8 @@ def _chunk(
                 "n_contacts": len(case.contacts),
             }
         )
+    ex = dict(zip(EXPORT_COLUMNS, map(list, zip(*ex_rows, strict=True)), strict=True))
+    lb = dict(zip(LABEL_COLUMNS, map(list, zip(*lb_rows, strict=True)), strict=True))
     return ex, lb, cases
 
 
