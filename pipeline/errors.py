@@ -18,15 +18,22 @@ class InputError(OversightError):
     """An input file cannot be used. Names the file and, where known, the row and field."""
 
     def __init__(
-        self, message: str, *, path: str | None = None, row: int | None = None, field: str | None = None
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        row: int | None = None,
+        field: str | None = None,
     ) -> None:
         self.path, self.row, self.field = path, row, field
         where = ", ".join(
-            p for p in (
+            p
+            for p in (
                 f"file {path}" if path else "",
                 f"row {row}" if row is not None else "",
                 f"field {field!r}" if field else "",
-            ) if p
+            )
+            if p
         )
         super().__init__(f"{message} ({where})" if where else message)
 
@@ -88,9 +95,25 @@ class RulesError(NlpError):
 
     def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
         self.path, self.key = path, key
-        where = ", ".join(p for p in (f"file {path}" if path else "", f"key {key!r}" if key else "") if p)
+        where = ", ".join(
+            p for p in (f"file {path}" if path else "", f"key {key!r}" if key else "") if p
+        )
         super().__init__(f"{message} ({where})" if where else message)
 
 
 class NlpConfigError(NlpError, ConfigError):
     """``make_nlp`` or ``process`` was given an unknown component or an invalid option."""
+
+
+# --- prepare errors ------------------------------------------------------------------------------
+
+
+class PrepareInvariantError(OversightError):
+    """Rows went missing between input and output: a bug, never a property of the input."""
+
+    def __init__(self, *, rows_in: int, entries: int, non_oversight: int, quarantined: int) -> None:
+        super().__init__(
+            f"row counts do not balance: {rows_in} in, but {entries} entries + "
+            f"{non_oversight} non-oversight + {quarantined} quarantined = "
+            f"{entries + non_oversight + quarantined}; no output was written"
+        )

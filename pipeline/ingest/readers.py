@@ -1,0 +1,451 @@
+"""Readers: every export format to a stream of :class:`RawChunk` objects of one shape.
+
+Each reader streams, holding at most one chunk of rows (plus the format's own read buffer), so
+a million-row export is read in flat memory: CSV through the csv module over a decoding text
+stream, JSON Lines line by line, Parquet by ``iter_batches``, xlsx through openpyxl's read-only
+mode. A Delius JSON file is one case and is parsed whole; a folder of them is read file by file.
+
+``source_row`` is the row's 1-based position among the file's data records: for CSV the record
+number after the header (a quoted note spanning five lines is one record), for xlsx the sheet row
+less the header row, for JSON Lines the line number, for Parquet the row index + 1, for Delius
+JSON the contact's index. Blank records are skipped but keep their number, so the position
+matches what a person sees when opening the file.
+
+Rows the reader cannot read cleanly go to the chunk's ``rejected`` frame with a reason; a file
+that cannot be read at all raises an :class:`~pipeline.errors.InputError` subclass. Messages name
+the file, row and field, never a cell value.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.errors import ConfigError, UnreadableFileError, UnsupportedFormatError
+from pipeline.ingest import delius
+from pipeline.ingest.chunks import (
+    ChunkBuilder,
+    RawChunk,
+    Reason,
+    clean_text,
+    empty_quarantine,
+    make_frame,
+    to_text,
+)
+from pipeline.ingest.columns import ColumnMapping, ColumnResolver, as_mapping
+from pipeline.ingest.sniff import (
+    FOLDER_EXTENSIONS,
+    Format,
+    sniff_delimiter,
+    sniff_encoding,
+    sniff_format,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_ROWS = 50_000
+#: Largest CSV field read; beyond it the file is taken to have an unclosed quote. Far above the
+#: notes limit so that an over-long note is quarantined as such rather than failing the file.
+CSV_FIELD_LIMIT = 16 * 1024 * 1024
+
+
+def iter_export(
+    path: str | Path,
+    *,
+    mapping: ColumnMapping | str | Path | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Iterator[RawChunk]:
+    """Stream one export file (or a folder, as :func:`iter_exports`) as raw chunks.
+
+    The format comes from the extension, else from the first bytes. ``mapping`` is a
+    :class:`ColumnMapping` or the path of a mapping file; without one only our own header names
+    (any case, spaces or underscores) are recognised.
+    """
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be at least 1, not {chunk_rows}")
+    p = Path(path)
+    if p.is_dir():
+        yield from iter_exports([p], mapping=mapping, chunk_rows=chunk_rows)
+        return
+    if not p.is_file():
+        raise UnsupportedFormatError("no such file", path=str(path))
+    columns = as_mapping(mapping)
+    fmt = sniff_format(p)
+    if fmt is None:
+        raise UnsupportedFormatError(
+            "cannot tell the format; use .csv, .jsonl, .parquet, .xlsx or Delius .json",
+            path=str(path),
+        )
+    log.info("ingest: reading %s as %s", p, fmt)
+    yield from _READERS[fmt](p, columns, chunk_rows)
+
+
+def iter_exports(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    mapping: ColumnMapping | str | Path | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Iterator[RawChunk]:
+    """Stream several files and folders as raw chunks of at most ``chunk_rows`` rows.
+
+    Folders are searched recursively for files with an export extension (not ``.txt``, which
+    is as often a README as a CSV; hidden files and Excel's ``~$`` lock files are skipped), in
+    sorted order so runs are repeatable. Any other ``.json`` file in a folder must be a Delius
+    document too, or the run stops with an error naming it. Small chunks from
+    consecutive files (a folder of one-case Delius files) are joined up to ``chunk_rows``, since
+    per-chunk overhead would otherwise dominate; ``source_file`` still says where each row is from.
+    """
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be at least 1, not {chunk_rows}")
+    columns = as_mapping(mapping)
+    pending: list[RawChunk] = []
+    size = 0
+    for file in expand_paths(paths):
+        for chunk in iter_export(file, mapping=columns, chunk_rows=chunk_rows):
+            if pending and size + chunk.rows_in > chunk_rows:
+                yield _join(pending)
+                pending, size = [], 0
+            pending.append(chunk)
+            size += chunk.rows_in
+    if pending:
+        yield _join(pending)
+
+
+def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Files to read from files and folders, each once, folders expanded in sorted order."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    files: list[Path] = []
+    seen: set[Path] = set()
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            found = sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and f.suffix.lower() in FOLDER_EXTENSIONS
+                and not any(part.startswith((".", "~$")) for part in f.relative_to(p).parts)
+            )
+            if not found:
+                raise UnsupportedFormatError("no export files in folder", path=str(p))
+        elif p.is_file():
+            found = [p]
+        else:
+            raise UnsupportedFormatError("no such file or folder", path=str(p))
+        for f in found:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append(f)
+    return files
+
+
+def _join(chunks: list[RawChunk]) -> RawChunk:
+    if len(chunks) == 1:
+        return chunks[0]
+    return RawChunk(
+        frame=pd.concat([c.frame for c in chunks], ignore_index=True),
+        rejected=pd.concat([c.rejected for c in chunks], ignore_index=True),
+        date_format=chunks[0].date_format,
+    )
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, mapping: ColumnMapping, chunk_rows: int) -> Iterator[RawChunk]:
+    """CSV in any of the encodings Excel and friends write, record by record.
+
+    The bytes are decoded with ``surrogateescape``, so a byte that is not text in the file's
+    encoding survives as a marker instead of failing the read; a record holding one in a column
+    we use is rejected as undecodable (by the chunk builder), shown as U+FFFD. Delimiters and
+    quotes are ASCII in every encoding we accept, so the markers never disturb how records split.
+    """
+    source = str(path)
+    encoding = mapping.encoding or sniff_encoding(path)
+    # Raised, never lowered: the limit is process-wide and other code may rely on a higher one.
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    with open(path, "rb") as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
+        record = 0
+        try:
+            first = text.readline()
+            while first and not first.strip():
+                first = text.readline()
+            if not first:
+                log.warning("ingest: %s is empty", source)
+                return
+            delimiter = mapping.delimiter or sniff_delimiter(first)
+            reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
+            header = [clean_text(h) for h in next(reader)]
+            resolver = mapping.resolver(path=source)
+            targets = resolver.resolve(header)
+            resolver.require()
+            _log_ignored(source, len(header), len(targets))
+            positions = {t: header.index(h) for h, t in targets.items()}
+            builder = ChunkBuilder(
+                source_file=source,
+                chunk_rows=chunk_rows,
+                date_format=mapping.date_format,
+                columns=list(positions),
+                positions=list(positions.values()),
+            )
+            width = len(header)
+            for record, cells in enumerate(reader, start=1):
+                if not cells or (len(cells) == 1 and not cells[0]):
+                    continue
+                if len(cells) > width and any(c.strip() for c in cells[width:]):
+                    # Usually an unquoted delimiter inside a note: every later field is shifted.
+                    values = {t: cells[i] for t, i in positions.items()}
+                    builder.reject(record, values, field=None, reason=Reason.MALFORMED_RECORD)
+                else:
+                    builder.add_cells(record, cells)
+                if builder.full:
+                    yield builder.flush()
+        except csv.Error as exc:
+            # csv's messages describe the structure ("field larger than field limit"), not data.
+            raise UnreadableFileError(f"broken CSV: {exc}", path=source, row=record + 1) from None
+        except UnicodeError as exc:  # only for a mapping-forced codec such as utf-16
+            raise UnreadableFileError(
+                f"cannot decode as {encoding} ({type(exc).__name__})", path=source, row=record + 1
+            ) from None
+    if not builder.empty:
+        yield builder.flush()
+
+
+def _log_ignored(source: str, n_headers: int, n_used: int) -> None:
+    # Counts only: a headerless file's "headers" are a data row, possibly a note.
+    if n_headers > n_used:
+        log.debug("ingest: %s: %d column(s) not mapped, ignored", source, n_headers - n_used)
+
+
+# --- JSON Lines -----------------------------------------------------------------------------
+
+
+def _read_jsonl(path: Path, mapping: ColumnMapping, chunk_rows: int) -> Iterator[RawChunk]:
+    """One JSON object per line, UTF-8. Keys are resolved as headers are, as they first appear.
+
+    The required-column check runs once the first chunk's worth of records has been seen, so a
+    writer that leaves out a null key on some records does not fail the file.
+    """
+    source = str(path)
+    builder = ChunkBuilder(
+        source_file=source, chunk_rows=chunk_rows, date_format=mapping.date_format
+    )
+    resolver = mapping.resolver(path=source)
+    checked = parsed_any = False
+    with open(path, "rb") as f:
+        for line_no, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            text = line.decode("utf-8-sig" if line_no == 1 else "utf-8", errors="surrogateescape")
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError:
+                record = None
+            if not isinstance(record, dict):
+                # Nothing of a broken line can be trusted to be in the right column: the
+                # quarantine row carries its position only.
+                builder.reject(line_no, {}, field=None, reason=Reason.MALFORMED_RECORD)
+            else:
+                parsed_any = True
+                builder.add(line_no, _record_values(record, resolver))
+            if builder.full:
+                if not checked and parsed_any:
+                    resolver.require()
+                    checked = True
+                yield builder.flush()
+    if not checked and parsed_any:
+        resolver.require()
+    if not builder.empty:
+        yield builder.flush()
+
+
+def _record_values(record: dict[str, object], resolver: ColumnResolver) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    for key, value in record.items():
+        target = resolver.target(key)
+        if target is not None:
+            values[target] = to_text(value)
+    return values
+
+
+# --- Parquet --------------------------------------------------------------------------------
+
+
+def _read_parquet(path: Path, mapping: ColumnMapping, chunk_rows: int) -> Iterator[RawChunk]:
+    """Parquet by row batches, reading only the columns we map (the file is columnar)."""
+    source = str(path)
+    try:
+        # Streamed reads: without these a whole column chunk is fetched up front (a row group
+        # of a million notes is hundreds of MB).
+        parquet = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
+    except (pa.ArrowException, OSError) as exc:
+        raise UnreadableFileError(
+            f"not a readable Parquet file ({type(exc).__name__})", path=source
+        ) from None
+    with parquet:
+        resolver = mapping.resolver(path=source)
+        targets = resolver.resolve(parquet.schema_arrow.names)
+        resolver.require()
+        _log_ignored(source, len(parquet.schema_arrow.names), len(targets))
+        offset = 0
+        try:
+            for batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(targets)):
+                columns = {
+                    target: _arrow_text(batch.column(batch.schema.get_field_index(header)))
+                    for header, target in targets.items()
+                }
+                rows = range(offset + 1, offset + batch.num_rows + 1)
+                offset += batch.num_rows
+                frame = make_frame(columns, source_file=source, source_rows=rows)
+                yield RawChunk(
+                    frame=frame, rejected=empty_quarantine(), date_format=mapping.date_format
+                )
+        except (pa.ArrowException, OSError) as exc:
+            raise UnreadableFileError(
+                f"broken Parquet data ({type(exc).__name__})", path=source, row=offset + 1
+            ) from None
+
+
+def _arrow_text(array: pa.Array) -> list[str | None]:
+    """A column's values as text: strings as they are, other types the way a CSV would show."""
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    values = array.to_pylist()
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return [v or None for v in values]
+    return [to_text(v) for v in values]
+
+
+# --- Excel ----------------------------------------------------------------------------------
+
+
+def _read_xlsx(path: Path, mapping: ColumnMapping, chunk_rows: int) -> Iterator[RawChunk]:
+    """The first worksheet (or the mapping's ``sheet``), in openpyxl's streaming read-only mode.
+
+    The header is the first non-empty row. Cells are typed by Excel: dates arrive as datetimes
+    and ids as numbers, and :func:`~pipeline.ingest.chunks.to_text` writes them the way a CSV
+    export would. Cached formula results are read, not the formulas.
+    """
+    from zipfile import BadZipFile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    source = str(path)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, BadZipFile, KeyError, OSError) as exc:
+        raise UnreadableFileError(
+            f"not a readable xlsx workbook ({type(exc).__name__})", path=source
+        ) from None
+    try:
+        if mapping.sheet is not None:
+            if mapping.sheet not in workbook.sheetnames:
+                raise UnreadableFileError(f"no worksheet named {mapping.sheet!r}", path=source)
+            sheet = workbook[mapping.sheet]
+        else:
+            sheet = workbook.worksheets[0]
+        # Explicit bounds: left open, read-only openpyxl stops at the sheet's stored dimensions,
+        # which some writers get wrong (rows past them would be silently lost).
+        scan = sheet.iter_rows(
+            min_row=1, max_row=_XLSX_MAX_ROWS, max_col=_XLSX_MAX_COLS, values_only=True
+        )
+        header: list[str] | None = None
+        header_at = 0
+        for n, cells in enumerate(scan, start=1):
+            if any(c not in (None, "") for c in cells):
+                header, header_at = ["" if c is None else str(c) for c in cells], n
+                break
+        scan.close()
+        if header is None:
+            log.warning("ingest: %s has an empty worksheet", source)
+            return
+        while header and not header[-1]:
+            header.pop()
+        resolver = mapping.resolver(path=source)
+        targets = resolver.resolve(h for h in header if h)
+        resolver.require()
+        _log_ignored(source, sum(1 for h in header if h), len(targets))
+        positions = [(target, header.index(h)) for h, target in targets.items()]
+        builder = ChunkBuilder(
+            source_file=source, chunk_rows=chunk_rows, date_format=mapping.date_format
+        )
+        rows = sheet.iter_rows(
+            min_row=header_at + 1, max_row=_XLSX_MAX_ROWS, max_col=len(header), values_only=True
+        )
+        for sheet_row, cells in enumerate(rows, start=header_at + 1):
+            if not any(c not in (None, "") for c in cells):
+                continue
+            values = {t: to_text(cells[i]) for t, i in positions}
+            builder.add(sheet_row - header_at, values)
+            if builder.full:
+                yield builder.flush()
+        if not builder.empty:
+            yield builder.flush()
+    finally:
+        workbook.close()
+
+
+# --- Delius JSON ----------------------------------------------------------------------------
+
+
+def _read_delius(path: Path, mapping: ColumnMapping, chunk_rows: int) -> Iterator[RawChunk]:
+    """A Delius contact-history document (one case, or a list of cases), parsed whole.
+
+    A case file is small (one person's contacts), so it is loaded at once and only its rows are
+    chunked. It is decoded like a CSV, with ``surrogateescape``, so a contact holding bytes that
+    are not UTF-8 is rejected on its own. The column mapping does not apply: the shape is fixed.
+    """
+    source = str(path)
+    try:
+        document = json.loads(path.read_bytes().decode("utf-8-sig", errors="surrogateescape"))
+    except json.JSONDecodeError as exc:
+        raise UnreadableFileError(
+            f"not valid JSON (line {exc.lineno}, column {exc.colno})", path=source
+        ) from None
+    cases = delius.cases_of(document)
+    if not cases or not any("contacts" in c or "personalDetails" in c for c in cases):
+        raise UnreadableFileError(
+            "not a Delius contact-history document (no 'personalDetails' or 'contacts')",
+            path=source,
+        )
+    builder = ChunkBuilder(
+        source_file=source, chunk_rows=chunk_rows, date_format=mapping.date_format
+    )
+    try:
+        for index, row, ok in delius.iter_contacts(cases):
+            if not ok:
+                builder.reject(index, row, field=None, reason=Reason.MALFORMED_RECORD)
+            else:
+                builder.add(index, row)
+            if builder.full:
+                yield builder.flush()
+    except ValueError as exc:
+        raise UnreadableFileError(f"unexpected shape: {exc}", path=source) from None
+    if not builder.empty:
+        yield builder.flush()
+
+
+_XLSX_MAX_ROWS = 1_048_576  # Excel's own limits
+_XLSX_MAX_COLS = 16_384
+
+_READERS: dict[Format, Callable[[Path, ColumnMapping, int], Iterator[RawChunk]]] = {
+    "csv": _read_csv,
+    "jsonl": _read_jsonl,
+    "parquet": _read_parquet,
+    "xlsx": _read_xlsx,
+    "delius": _read_delius,
+}
