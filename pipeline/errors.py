@@ -117,3 +117,80 @@ class PrepareInvariantError(OversightError):
             f"{non_oversight} non-oversight + {quarantined} quarantined = "
             f"{entries + non_oversight + quarantined}; no output was written"
         )
+
+
+# --- tracking and scoring errors ---------------------------------------------------------------
+
+
+class ModelNotFoundError(OversightError):
+    """A model URI, registry name or alias does not resolve to a model."""
+
+
+class ModelInputError(OversightError, ValueError):
+    """The data handed to a model lacks the columns it expects."""
+
+
+# --- transformer errors --------------------------------------------------------------------------
+
+
+class TransformerError(OversightError):
+    """Base class of the errors raised by the fine-tuned transformer model."""
+
+
+class TransformerUnavailableError(TransformerError, ImportError):
+    """torch / transformers (or, for ``backend='trainer'``, accelerate) are not installed."""
+
+
+class TransformerCheckpointError(TransformerError, ConfigError):
+    """A checkpoint or saved-model folder is missing, not local, or not of the expected kind."""
+
+
+# --- classify / datasets errors ------------------------------------------------------------------
+# Labelled data (pipeline.datasets), the classifiers (pipeline.classify) and their evaluation
+# (pipeline.evaluate). Bad fit/predict inputs raise ModelInputError (tracking section above).
+
+
+class LabelledDataError(InputError):
+    """Labelled data (a generator folder, a researcher's file, a Label Studio export) cannot be
+    used: a missing column, an unreadable file. Names the file, row and field, never the text."""
+
+
+class UnknownLabelError(LabelledDataError):
+    """A label is not one of the scheme's (``labels.OVERSIGHT_TYPES`` / ``CONTENT_LABELS`` /
+    ``INITIATORS``)."""
+
+
+class EmptyTextError(LabelledDataError):
+    """A labelled row has no text to learn from."""
+
+
+class SplitError(OversightError, ValueError):
+    """Train / validation / test splits cannot be made as asked (sizes, too few cases)."""
+
+
+class MissingClassError(SplitError):
+    """A label of the scheme has no example in the training split, so no model could learn it."""
+
+    def __init__(self, head: str, labels: tuple[str, ...], message: str) -> None:
+        self.head, self.labels = head, labels
+        super().__init__(message)
+
+
+class ModelError(OversightError):
+    """Base class of the errors raised by the classifiers behind ``pipeline.classify``."""
+
+
+class UnknownModelError(ModelError, ConfigError):
+    """No model is registered under this name (or its optional dependencies are missing)."""
+
+
+class ModelNotFittedError(ModelError, ValueError, AttributeError):
+    """A model was asked to predict, explain or save before ``fit``."""
+
+
+class ModelFileError(ModelError):
+    """A model folder cannot be written or read (missing files, another model kind, bad format)."""
+
+
+class EvaluationError(OversightError, ValueError):
+    """Predictions and true labels cannot be scored together (lengths, unknown labels)."""

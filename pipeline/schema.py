@@ -99,3 +99,45 @@ CASES_SCHEMA = pa.schema(
         pa.field("n_contacts", pa.int32()),
     ]
 )
+
+
+#: Columns of the export carried onto every entry. Names of people are left behind: the entries
+#: table keeps only what the later steps need (data minimisation); notes become redacted `text`.
+ENTRY_METADATA_COLUMNS: tuple[str, ...] = (
+    "contact_id",
+    "crn",
+    "contact_date",
+    "contact_start_time",
+    "contact_type_code",
+    "contact_type_description",
+    "outcome_code",
+    "outcome_description",
+    "sensitive",
+    "region",
+    "pdu",
+    "team",
+    "staff_grade",
+    "created_datetime",
+    "tier",
+    "rosh_level",
+    "mappa_level",
+    "mappa_category",
+    "sentence_type",
+)
+
+#: One row per management-oversight entry: `data/interim/entries.parquet`.
+ENTRIES_SCHEMA = pa.schema(
+    [
+        *[pa.field(c, pa.string()) for c in ENTRY_METADATA_COLUMNS],
+        pa.field("text", pa.string()),  # redacted notes, never the raw text
+        pa.field("n_blocks", pa.int32()),
+        pa.field("n_pii", pa.int32()),
+        pa.field("oversight_reason", pa.string()),  # code | text
+        pa.field("initiated_by", pa.string()),
+        *[pa.field(a, pa.bool_()) for a in ATTRIBUTES],
+        pa.field("risk_factor_terms", pa.list_(pa.string())),
+        pa.field("source_file", pa.string()),
+        pa.field("source_row", pa.int64()),
+    ]
+)
+ENTRY_COLUMNS: tuple[str, ...] = tuple(ENTRIES_SCHEMA.names)

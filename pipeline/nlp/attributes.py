@@ -1,0 +1,243 @@
+"""`attributes`: what an oversight entry shows, for explanation and for the culture measures.
+
+* ``initiated_by``: pp_request / spo / scheduled / unknown (``labels.Initiator``), from weighted
+  cues ("at PP's request", "on review of the case I", "quarterly review", ...).
+* the attribute booleans of ``labels.Attribute``: sbar, rationale, action_owner, timescale,
+  risk_factors, retrospective.
+
+Cue lists live in ``attribute_rules.yaml``. Risk factors are matched with spaCy's PhraseMatcher
+over the Doc's tokens; everything else with compiled regexes over the lower-cased entry text.
+
+The entry text: when a contact's notes hold comment blocks by several authors, the oversight
+entry is the manager's part (blocks by the contact's staff member when that is a manager, else
+blocks added by someone other than the contact's creator), so that a PP's request above an SPO's
+comment is not read as the SPO's reasoning. Otherwise the whole notes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+
+from pipeline.errors import RulesError
+from pipeline.labels import Attribute, Initiator
+from pipeline.nlp.blocks import Block
+from pipeline.nlp.detect import OversightDetector, get_detector, words_of
+from pipeline.nlp.doctext import doc_text
+from pipeline.nlp.rules import GatedPattern, compile_pattern, load_rules, require
+
+RULES = "attribute_rules.yaml"
+_FLAGS = re.MULTILINE
+
+
+def _name_tokens(name: str | None) -> set[str]:
+    return {w.lower() for w in re.findall(r"[^\W\d_]{2,}", name)} if name else set()
+
+
+def entry_ranges(
+    text: str, blocks: list[Block], context: Mapping[str, Any] | None, detector: OversightDetector
+) -> list[tuple[int, int]]:
+    """Character ranges of the oversight entry inside ``text`` (see the module docstring)."""
+    whole = [(0, len(text))]
+    authored = [b for b in blocks if b.author]
+    if len(blocks) < 2 or not authored or not context:
+        return whole
+    grade = context.get("staff_grade")
+    staff = _name_tokens(context.get("staff_name"))
+    owner = _name_tokens(context.get("created_by"))
+    if grade and str(grade).strip().lower() in detector.manager_grades and staff:
+        mine = [b for b in authored if not _name_tokens(b.author).isdisjoint(staff)]
+        if mine:
+            return [(b.start, b.end) for b in mine]
+    if owner:
+        others = [b for b in authored if _name_tokens(b.author).isdisjoint(owner)]
+        if others:
+            return [(b.start, b.end) for b in others]
+    return whole
+
+
+def _has_other_text(text: str, ranges: list[tuple[int, int]]) -> bool:
+    """Whether ``text`` holds words outside ``ranges`` (beyond comment headers)."""
+    pos = 0
+    rest = []
+    for s, e in sorted(ranges):
+        rest.append(text[pos:s])
+        pos = e
+    rest.append(text[pos:])
+    return sum(len(r.split()) for r in rest) >= 3
+
+
+class AttributeRules:
+    """The compiled cues of ``attribute_rules.yaml``."""
+
+    def __init__(
+        self, rules_path: str | None = None, detector: OversightDetector | None = None
+    ) -> None:
+        rules = load_rules(RULES, rules_path)
+        self.detector = detector or get_detector()
+        order = require(rules, "initiator_order", RULES)
+        valid = {i.value for i in Initiator}
+        if any(o not in valid for o in order):
+            raise RulesError("unknown initiator", path=RULES, key="initiator_order")
+        self.order = {o: i for i, o in enumerate(order)}
+        #: (initiator, weight, pattern) of each cue
+        self.initiator_cues: list[tuple[str, int, GatedPattern]] = []
+        for ini, cues in require(rules, "initiator_cues", RULES, dict).items():
+            if ini not in valid:
+                raise RulesError("unknown initiator", path=RULES, key=f"initiator_cues.{ini}")
+            for i, cue in enumerate(cues):
+                key = f"initiator_cues.{ini}[{i}]"
+                if not isinstance(cue, dict) or "pattern" not in cue:
+                    raise RulesError("each cue needs a 'pattern'", path=RULES, key=key)
+                rx = GatedPattern(compile_pattern(cue["pattern"], RULES, key, _FLAGS))
+                self.initiator_cues.append((ini, int(cue.get("weight", 1)), rx))
+        self.default_by_code = {
+            str(k).upper(): str(v) for k, v in (rules.get("default_by_code") or {}).items()
+        }
+        if any(v not in valid for v in self.default_by_code.values()):
+            raise RulesError("unknown initiator", path=RULES, key="default_by_code")
+        self.sbar_min = int(rules.get("sbar_min_sections", 3))
+        self.request_block_weight = int(rules.get("request_block_weight", 0))
+
+        def patterns(key: str) -> list[GatedPattern]:
+            return [
+                GatedPattern(compile_pattern(p, RULES, f"{key}[{i}]", _FLAGS))
+                for i, p in enumerate(require(rules, key, RULES))
+            ]
+
+        self.rationale = patterns("rationale")
+        self.action_owner = patterns("action_owner")
+        self.timescale = patterns("timescale")
+        self.retrospective = patterns("retrospective")
+        self.name_action = compile_pattern(
+            str(rules.get("name_action", r"(?!x)x")), RULES, "name_action"
+        )
+        self.risk_terms = require(rules, "risk_terms", RULES)
+        self.risk_acronyms = require(rules, "risk_acronyms", RULES)
+        self.risk_analytic = frozenset(
+            t.lower() for t in require(rules, "risk_analytic_terms", RULES)
+        )
+        context = [
+            re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w)
+            for w in require(rules, "risk_context", RULES)
+        ]
+        self.risk_context = re.compile(r"\b(?:" + "|".join(context) + r")\b")
+        self.scope = str(rules.get("scope", "entry"))
+        if self.scope not in ("entry", "all"):
+            raise RulesError("scope must be 'entry' or 'all'", path=RULES, key="scope")
+
+    def initiated_by(self, low: str, code: str | None = None, request_block: bool = False) -> str:
+        """The initiator the cues point to (highest total weight; ties by ``initiator_order``).
+        ``request_block``: the notes hold text by someone other than the entry's author (a PP's
+        request above the SPO's comment), worth ``request_block_weight`` to pp_request."""
+        scores: dict[str, int] = {}
+        if request_block and self.request_block_weight:
+            scores[Initiator.PP_REQUEST.value] = self.request_block_weight
+        for ini, weight, rx in self.initiator_cues:
+            if rx.search(low):
+                scores[ini] = scores.get(ini, 0) + weight
+        if not scores:
+            c = code.strip().upper() if isinstance(code, str) else ""
+            return self.default_by_code.get(c, Initiator.UNKNOWN.value)
+        return max(scores, key=lambda k: (scores[k], -self.order.get(k, 99)))
+
+    def text_attributes(
+        self, low: str, person_spans: Iterable[tuple[int, int]] = (), original: str | None = None
+    ) -> dict[str, bool]:
+        """The regex attributes of a lower-cased entry text. ``person_spans`` (offsets into the
+        same text) let a named person own an action ("Jade to refer ...")."""
+
+        def any_of(rxs: list[GatedPattern]) -> bool:
+            return any(rx.search(low) for rx in rxs)
+
+        action = any_of(self.action_owner) or any(
+            self.name_action.match(low, e) for _, e in person_spans
+        )
+        return {
+            Attribute.SBAR.value: len(self.detector.sbar_sections(low, words_of(low)))
+            >= self.sbar_min,
+            Attribute.RATIONALE.value: any_of(self.rationale),
+            Attribute.ACTION_OWNER.value: bool(action),
+            Attribute.TIMESCALE.value: any_of(self.timescale),
+            Attribute.RETROSPECTIVE.value: any_of(self.retrospective),
+        }
+
+
+@cache
+def get_attribute_rules(rules_path: str | None = None) -> AttributeRules:
+    return AttributeRules(rules_path)
+
+
+class AttributesComponent:
+    """The spaCy component: sets ``initiated_by``, the attribute booleans and
+    ``risk_factor_terms`` on oversight Docs (non-oversight Docs get unknown/False)."""
+
+    def __init__(self, nlp: Language, rules: str | None = None, scope: str | None = None) -> None:
+        self.rules = get_attribute_rules(rules)
+        self.scope = scope or self.rules.scope
+        self.lower_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.lower_matcher.add("RISK", [nlp.make_doc(t) for t in self.rules.risk_terms])
+        self.exact_matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
+        self.exact_matcher.add("RISK", [nlp.make_doc(t) for t in self.rules.risk_acronyms])
+
+    def _in_risk_context(self, text: str, start: int, end: int) -> bool:
+        """Whether the sentence around text[start:end] names it as bearing on risk."""
+        s = max(text.rfind(c, 0, start) for c in ".;\n•!?") + 1
+        ends = [i for i in (text.find(c, end) for c in ".;\n•!?") if i >= 0]
+        e = min(ends) if ends else len(text)
+        sentence = (text[s:start] + " " + text[end:e]).lower()
+        return self.rules.risk_context.search(sentence) is not None
+
+    def __call__(self, doc: Doc) -> Doc:
+        ext = doc._
+        if not ext.is_oversight:
+            ext.initiated_by = None
+            for a in Attribute:
+                ext.set(a.value, False)
+            ext.risk_factor_terms = []
+            return doc
+        text = doc_text(doc)
+        ctx = ext.context or {}
+        if self.scope == "entry":
+            ranges = entry_ranges(text, ext.blocks or [], ctx, self.rules.detector)
+        else:
+            ranges = [(0, len(text))]
+        low = "\n".join(text[s:e] for s, e in ranges).lower()
+        # offsets of PERSON spans inside the joined entry text
+        persons: list[tuple[int, int]] = []
+        spans = ext.pii_spans or ()
+        base = 0
+        for s, e in ranges:
+            for ps, pe, kind in spans:
+                if kind == "PERSON" and s <= ps and pe <= e:
+                    persons.append((ps - s + base, pe - s + base))
+            base += e - s + 1
+        for name, value in self.rules.text_attributes(low, persons).items():
+            ext.set(name, value)
+        terms: set[str] = set()
+        for matcher in (self.lower_matcher, self.exact_matcher):
+            for _, start, end in matcher(doc):
+                span = doc[start:end]
+                s_char, e_char = span.start_char, span.end_char
+                if not any(s <= s_char and e_char <= e for s, e in ranges):
+                    continue
+                term = text[s_char:e_char].lower()
+                if term in self.rules.risk_analytic or self._in_risk_context(text, s_char, e_char):
+                    terms.add(term)
+        ext.risk_factor_terms = sorted(terms)
+        ext.set(Attribute.RISK_FACTORS.value, bool(terms))
+        # who started it is often said outside the entry: the PP's request above the SPO's
+        # comment ("SPO, please could you review"), so the initiator reads the whole notes
+        whole = ranges == [(0, len(text))]
+        ext.initiated_by = self.rules.initiated_by(
+            low if whole else text.lower(),
+            ctx.get("contact_type_code"),
+            request_block=not whole and _has_other_text(text, ranges),
+        )
+        return doc

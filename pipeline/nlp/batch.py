@@ -1,0 +1,301 @@
+"""The batch API used by ``prepare``: records in, plain-value results out.
+
+:func:`process` decides every contact cheaply first - the code tables, then the detector's
+prefilter and cues on the raw text (no tokenising) - and runs the full spaCy pipeline
+(tokenise, blocks, redact, attributes) only on the contacts that are oversight. The decision is
+made by the same :class:`~pipeline.nlp.detect.OversightDetector` on both paths, so the cheap
+path never disagrees with the pipeline. With ``redact_all=True`` the texts of the other contacts
+are redacted too, by the regex engine alone (:func:`pipeline.nlp.redact.redact`), so that any
+text that must be stored can be.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, fields
+from itertools import islice
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from pipeline.errors import NlpConfigError
+from pipeline.labels import ATTRIBUTES
+from pipeline.nlp.blocks import Block, split_blocks
+from pipeline.nlp.components import CONTEXT_FIELDS, get_nlp, known_names
+from pipeline.nlp.detect import Detection, OversightDetector, get_detector
+from pipeline.nlp.doctext import seed_text
+from pipeline.nlp.redact import Redactor, get_redactor
+from pipeline.nlp.textutil import parse_iso_date
+
+Span = tuple[int, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRecord:
+    """One contact's notes plus the export-row context the nlp step uses."""
+
+    notes: str | None
+    contact_id: str | None = None
+    contact_type_code: str | None = None
+    contact_type_description: str | None = None
+    outcome_code: str | None = None
+    pop_forename: str | None = None
+    pop_surname: str | None = None
+    staff_name: str | None = None
+    staff_grade: str | None = None
+    created_by: str | None = None
+    system_generated: str | None = None
+    contact_date: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> NoteRecord:
+        """Build from a mapping with the export's column names (other keys are ignored;
+        NaN/None become None, other values str)."""
+        vals = {}
+        for f in fields(cls):
+            v = row.get(f.name)
+            if v is None or (isinstance(v, float) and v != v):
+                vals[f.name] = None
+            else:
+                vals[f.name] = v if isinstance(v, str) else str(v)
+        return cls(**vals)
+
+    def context(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in CONTEXT_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class BlockInfo:
+    """A comment block, as plain values. Offsets index the ORIGINAL notes. ``author`` is a name
+    (personal data): do not store it unredacted; ``author_is_creator`` says whether it is the
+    contact's creator (None when unknown)."""
+
+    start: int
+    end: int
+    text_start: int
+    author: str | None
+    written_at: str | None
+    author_is_creator: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class NoteResult:
+    """What the nlp step found in one contact, as plain Python values (no Doc).
+
+    ``redacted``/``pii_spans`` are None when the text was not redacted (a non-oversight contact
+    without ``redact_all``). ``initiated_by`` is None for non-oversight contacts; the attribute
+    booleans are then False.
+    """
+
+    contact_id: str | None
+    is_oversight: bool
+    oversight_reason: str
+    oversight_evidence: str
+    redacted: str | None
+    pii_spans: tuple[Span, ...] | None
+    blocks: tuple[BlockInfo, ...]
+    initiated_by: str | None
+    sbar: bool = False
+    rationale: bool = False
+    action_owner: bool = False
+    timescale: bool = False
+    risk_factors: bool = False
+    retrospective: bool = False
+    risk_factor_terms: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def as_record(rec: NoteRecord | Mapping[str, Any] | str | None) -> NoteRecord:
+    """A NoteRecord from a NoteRecord, a mapping (export row) or a bare text."""
+    if isinstance(rec, NoteRecord):
+        return rec
+    if isinstance(rec, Mapping):
+        return NoteRecord.from_row(rec)
+    if rec is None or isinstance(rec, str):
+        return NoteRecord(notes=rec)
+    raise NlpConfigError(
+        f"process() takes NoteRecords, mappings or strings, not {type(rec).__name__}"
+    )
+
+
+def _block_infos(blocks: Iterable[Block], created_by: str | None) -> tuple[BlockInfo, ...]:
+    owner = {w.lower() for w in (created_by or "").replace(",", " ").split() if len(w) > 1}
+    out = []
+    for b in blocks:
+        same: bool | None = None
+        if b.author and owner:
+            same = not owner.isdisjoint(w.lower() for w in b.author.replace(",", " ").split())
+        out.append(BlockInfo(b.start, b.end, b.text_start, b.author, b.written_at, same))
+    return tuple(out)
+
+
+def _plain_result(
+    rec: NoteRecord,
+    det: Detection,
+    blocks: list[Block],
+    redactor: Redactor | None,
+) -> NoteResult:
+    redacted = spans = None
+    if redactor is not None:
+        text = rec.notes or ""
+        redacted, span_list = redactor.redact(
+            text, known_names(rec.context()), parse_iso_date(rec.contact_date)
+        )
+        spans = tuple(span_list)
+    return NoteResult(
+        contact_id=rec.contact_id,
+        is_oversight=det.is_oversight,
+        oversight_reason=det.reason,
+        oversight_evidence=det.evidence,
+        redacted=redacted,
+        pii_spans=spans,
+        blocks=_block_infos(blocks, rec.created_by),
+        initiated_by=None,
+    )
+
+
+def result_from_doc(
+    doc: Doc, rec: NoteRecord | None = None, det: Detection | None = None
+) -> NoteResult:
+    """Turn a processed Doc into a NoteResult (``det``: the decision to use when the pipeline
+    has no ``oversight_detector``)."""
+    ext = doc._
+    ctx = ext.context or {}
+    created_by = rec.created_by if rec is not None else ctx.get("created_by")
+    if ext.is_oversight is None and det is not None:
+        ext.is_oversight, ext.oversight_reason = det.is_oversight, det.reason
+        ext.oversight_evidence = det.evidence
+    oversight = bool(ext.is_oversight)
+    attrs = {a: bool(ext.get(a)) for a in ATTRIBUTES} if oversight else {}
+    spans = ext.pii_spans
+    return NoteResult(
+        contact_id=rec.contact_id if rec is not None else ctx.get("contact_id"),
+        is_oversight=oversight,
+        oversight_reason=ext.oversight_reason or "none",
+        oversight_evidence=ext.oversight_evidence or "",
+        redacted=ext.redacted,
+        pii_spans=tuple(tuple(s) for s in spans) if spans is not None else None,
+        blocks=_block_infos(ext.blocks or [], created_by),
+        initiated_by=ext.initiated_by if oversight else None,
+        risk_factor_terms=tuple(ext.risk_factor_terms or ()) if oversight else (),
+        **attrs,
+    )
+
+
+def _make_doc(nlp: Language, text: str) -> Doc:
+    """A tokenised Doc that already knows its text (spares rebuilding ``doc.text``)."""
+    doc = nlp.make_doc(text)
+    seed_text(doc, text)
+    return doc
+
+
+def _pipe_components(nlp: Language) -> tuple[OversightDetector, Redactor]:
+    det = (
+        nlp.get_pipe("oversight_detector").detector
+        if "oversight_detector" in nlp.pipe_names
+        else get_detector()
+    )
+    red = (
+        nlp.get_pipe("pii_redactor").redactor
+        if "pii_redactor" in nlp.pipe_names
+        else get_redactor()
+    )
+    return det, red
+
+
+def _process_chunk(
+    chunk: list[Any], nlp: Language, batch_size: int, redact_all: bool
+) -> list[NoteResult]:
+    detector, redactor = _pipe_components(nlp)
+    results: list[NoteResult | None] = [None] * len(chunk)
+    todo: list[tuple[int, NoteRecord, Detection]] = []
+    for i, raw in enumerate(chunk):
+        rec = as_record(raw)
+        text = rec.notes or ""
+        blocks = split_blocks(text)
+        det = detector.decide(
+            text,
+            code=rec.contact_type_code,
+            system_generated=rec.system_generated,
+            outcome_code=rec.outcome_code,
+            staff_grade=rec.staff_grade,
+            staff_name=rec.staff_name,
+            created_by=rec.created_by,
+            blocks=blocks,
+        )
+        if det.is_oversight:
+            todo.append((i, rec, det))
+        else:
+            results[i] = _plain_result(rec, det, blocks, redactor if redact_all else None)
+    if todo:
+        docs = nlp.pipe(
+            ((_make_doc(nlp, rec.notes or ""), rec.context()) for _, rec, _ in todo),
+            as_tuples=True,
+            batch_size=batch_size,
+        )
+        for (i, rec, det), (doc, _ctx) in zip(todo, docs, strict=True):
+            results[i] = result_from_doc(doc, rec, det)
+    return results  # type: ignore[return-value]
+
+
+# -- multiprocessing: each worker builds its own pipeline from a config ---------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config_str: str | None, config: Mapping[str, Any] | None) -> None:
+    if config_str is not None:
+        from spacy.util import load_model_from_config
+        from thinc.api import Config
+
+        _WORKER["nlp"] = load_model_from_config(Config().from_str(config_str), auto_fill=True)
+    else:
+        _WORKER["nlp"] = get_nlp(config)
+
+
+def _work(args: tuple[list[Any], int, bool]) -> list[NoteResult]:
+    chunk, batch_size, redact_all = args
+    return _process_chunk(chunk, _WORKER["nlp"], batch_size, redact_all)
+
+
+def _chunks(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(records)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def process(
+    records: Iterable[NoteRecord | Mapping[str, Any] | str | None],
+    *,
+    nlp: Language | None = None,
+    batch_size: int = 256,
+    n_process: int = 1,
+    redact_all: bool = False,
+    config: Mapping[str, Any] | None = None,
+) -> Iterator[NoteResult]:
+    """Process contacts in order, yielding one :class:`NoteResult` per record.
+
+    ``records``: NoteRecords, export-row mappings or bare texts. ``nlp``: a pipeline from
+    :func:`make_nlp` (default: the shipped one, or ``make_nlp(config)``). ``n_process`` > 1 runs
+    chunks of ``batch_size`` records in worker processes (each builds its own pipeline).
+    ``redact_all``: redact the non-oversight texts too (regex engine only).
+    """
+    if batch_size < 1 or n_process < 1:
+        raise NlpConfigError("batch_size and n_process must be at least 1")
+    if nlp is not None and config is not None:
+        raise NlpConfigError("give process() either nlp or config, not both")
+    if n_process == 1:
+        nlp = nlp or get_nlp(config)
+        for chunk in _chunks(records, batch_size):
+            yield from _process_chunk(chunk, nlp, batch_size, redact_all)
+        return
+    config_str = nlp.config.to_str() if nlp is not None else None
+    ctx = multiprocessing.get_context()
+    with ctx.Pool(n_process, initializer=_init_worker, initargs=(config_str, config)) as pool:
+        jobs = ((chunk, batch_size, redact_all) for chunk in _chunks(records, batch_size))
+        for results in pool.imap(_work, jobs, chunksize=1):
+            yield from results
