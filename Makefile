@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_CASES ?= 300
 DEMO_SEED ?= 7
 
-.PHONY: help install demo test bench lint format clean
+.PHONY: help install demo test bench lint format clean mlflow-ui repro
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,12 @@ lint: $(STAMP)  ## ruff lint and format check
 format: $(STAMP)  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix pipeline tests benchmarks
 	$(BIN)/ruff format pipeline tests benchmarks
+
+mlflow-ui: $(STAMP)  ## open the MLflow UI on the local tracking store (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///experiments/mlflow.db --host 127.0.0.1 --port 5000
+
+repro: $(STAMP)  ## run the DVC pipeline (synth, prepare, train, evaluate)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 clean:  ## remove generated data and caches (keeps .venv)
 	rm -rf data/raw/* data/interim/* data/processed/* .pytest_cache .ruff_cache

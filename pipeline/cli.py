@@ -222,6 +222,169 @@ def prepare(
         console.print(f"  {name:14s} {path}")
 
 
+_TRAIN = config.params("train")
+_EVALUATE = config.params("evaluate")
+
+
+def _model_params(model: str, config_file: Path | None) -> dict:
+    """Model parameters: params.yaml `models.<name>`, overridden by an experiments/*.yaml file."""
+    import yaml
+
+    params = dict(config.params("models").get(model) or {})
+    if config_file is not None:
+        try:
+            data = yaml.safe_load(config_file.read_text("utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise _fail(ValueError(f"cannot read {config_file}: {exc}")) from None
+        params.update(data.get("params", data) if isinstance(data, dict) else {})
+    return params
+
+
+def _print_metrics(metrics: dict, title: str) -> None:
+    table = Table(title=title)
+    for col in ("head", "n", "macro-F1", "95% interval", "accuracy", "ECE"):
+        table.add_column(col, justify="left" if col == "head" else "right")
+    for head, m in metrics.items():
+        ci = m["macro_f1_ci"]
+        table.add_row(
+            head,
+            f"{m['n']:,}",
+            f"{m['macro_f1']:.3f}",
+            f"{ci['low']:.3f}-{ci['high']:.3f}",
+            f"{m['accuracy']:.3f}",
+            f"{m['ece']:.3f}",
+        )
+    console.print(table)
+
+
+@app.command()
+def train(
+    data: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Labelled sources: generator folders, labelled CSV/JSONL/Parquet files, "
+            "Label Studio JSON exports. Default: params.yaml train.data.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[str, typer.Option(help="Model kind: baseline | transformer.")] = _TRAIN.get(
+        "model", "baseline"
+    ),
+    model_config: Annotated[
+        Path | None,
+        typer.Option("--config", help="YAML of model parameters (e.g. experiments/baseline.yaml)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Model folder (default models/<model>).")
+    ] = None,
+    reports: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the held-out metrics and plots (default <out>/evaluation)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the case-grouped split.")] = _TRAIN.get(
+        "seed", 0
+    ),
+    validation_size: Annotated[float, typer.Option(min=0.0, max=0.9)] = _TRAIN.get(
+        "validation_size", 0.1
+    ),
+    test_size: Annotated[float, typer.Option(min=0.0, max=0.9)] = _TRAIN.get("test_size", 0.2),
+    clean_labels: Annotated[
+        bool, typer.Option(help="Train on the generator's clean labels, not the annotated ones.")
+    ] = _TRAIN.get("clean_labels", False),
+    track: Annotated[bool, typer.Option(help="Record an MLflow run.")] = True,
+    register: Annotated[
+        bool, typer.Option(help="Register the model and point the 'champion' alias at it.")
+    ] = True,
+) -> None:
+    """Train a classifier (both heads: oversight_type and content) and record it in MLflow.
+
+    Loads and redacts the labelled data, splits it by case (no CRN straddles two splits), fits
+    the model, evaluates it on the held-out test split (macro-F1 with a bootstrap 95% interval,
+    per-class scores, confusion matrices, reliability diagrams, ECE), saves it under models/, and
+    logs the run, the pyfunc model and the registry alias `champion` (models:/oversight@champion).
+
+    Example: oversight train data/raw/synth --model baseline
+    """
+    from pipeline.experiments import train as run_train
+
+    sources = data or [Path(_TRAIN.get("data", config.DEMO_EXPORT_DIR))]
+    params = _model_params(model, model_config)
+    try:
+        with console.status("training") as status:
+            result = run_train(
+                sources,
+                model=model,
+                model_params=params,
+                out_dir=out,
+                report_dir=reports,
+                seed=seed,
+                validation_size=validation_size,
+                test_size=test_size,
+                clean_labels=clean_labels,
+                track=track,
+                register=register,
+                status=lambda msg: status.update(msg),
+            )
+    except (OversightError, OSError) as exc:
+        raise _fail(exc) from None
+    _print_metrics(result.metrics, f"{model}: held-out test split ({result.n_eval:,} entries)")
+    console.print(f"trained on {result.n_train:,} entries in {result.seconds:.1f} s")
+    console.print(f"  model      {result.model_dir}")
+    console.print(f"  plots      {Path(result.outputs['metrics']).parent}")
+    if result.registered and result.registered.get("version"):
+        r = result.registered
+        console.print(
+            f"  registered models:/{r['registered_name']}@{r.get('alias')} (version {r['version']})"
+        )
+    if result.run_id:
+        console.print(f"  MLflow run {result.run_id} (make mlflow-ui)")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[
+        str,
+        typer.Argument(help="A model folder or URI (models:/oversight@champion, runs:/ID/model)."),
+    ] = _EVALUATE.get("model", "models:/oversight@champion"),
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data",
+            "-d",
+            help="External labelled sources to evaluate on (repeatable); default: the model's "
+            "held-out split.",
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for metrics and plots.")] = Path(
+        _EVALUATE.get("out", config.PROCESSED_DIR / "evaluation")
+    ),
+    clean_labels: Annotated[bool, typer.Option(help="Use a generator's clean labels.")] = False,
+    track: Annotated[bool, typer.Option(help="Record an MLflow run.")] = True,
+) -> None:
+    """Evaluate a model on its held-out split or on any external labelled data.
+
+    Writes metrics.json (macro-F1 with bootstrap 95% intervals by entry and by case, accuracy,
+    ECE, confusion matrices, per-class scores), per_class.csv, reliability.csv, errors.csv
+    (redacted text only, the most confident mistakes first) and PNG confusion matrices and
+    reliability diagrams; records an MLflow run.
+
+    Example: oversight evaluate models:/oversight@champion --data data/raw/synth-eval
+    """
+    from pipeline.experiments import evaluate as run_evaluate
+
+    try:
+        with console.status("evaluating"):
+            result = run_evaluate(
+                model, sources=data, out_dir=out, clean_labels=clean_labels, track=track
+            )
+    except (OversightError, OSError) as exc:
+        raise _fail(exc) from None
+    what = "external data" if data else "held-out split"
+    _print_metrics(result.metrics, f"{model}: {what} ({result.n_eval:,} entries)")
+    for name, path in result.outputs.items():
+        console.print(f"  {name:26s} {path}")
+
+
 @app.command()
 def demo(
     cases: Annotated[
@@ -237,8 +400,9 @@ def demo(
 ) -> None:
     """Run the main job end to end on the embedded synthetic export and say where outputs are.
 
-    Generates the export (CSV, as Excel saves it) with its ground truth, summarises it, then
-    prepares the entries table from it and checks detection against the truth.
+    Generates the export (CSV, as Excel saves it) with its ground truth, summarises it,
+    prepares the entries table and checks detection against the truth, trains and registers the
+    baseline (tracked in MLflow), and evaluates it on an independent export of another seed.
 
     Example: oversight demo --cases 300 --seed 7
     """
@@ -277,8 +441,38 @@ def demo(
         f"oversight detection F1 against the truth {f1:.3f}; "
         f"{prepared.rows_per_second:,.0f} rows/s"
     )
+    from pipeline.experiments import evaluate as run_evaluate
+    from pipeline.experiments import train as run_train
+
+    model_dir = config.MODELS_DIR / "baseline"
+    with console.status("training the baseline") as status:
+        trained = run_train(
+            [Path(out)],
+            model="baseline",
+            model_params=_model_params("baseline", None),
+            out_dir=model_dir,
+            status=lambda msg: status.update(msg),
+        )
+    _print_metrics(trained.metrics, f"baseline: held-out split ({trained.n_eval:,} entries)")
+    eval_dir = Path(out).parent / "synth-eval"
+    with console.status("evaluating on an independent export (another seed)"):
+        write_synth(generate(max(50, cases // 2), seed=seed + 1), eval_dir, fmt="parquet")
+        external = run_evaluate(
+            model_dir, sources=[eval_dir], out_dir=config.PROCESSED_DIR / "evaluation"
+        )
+    _print_metrics(
+        external.metrics, f"baseline: export seed {seed + 1} ({external.n_eval:,} entries)"
+    )
     console.print("[bold]outputs[/bold]")
-    for name, path in {**paths, "synth summary": str(summary_path), **prepared.outputs}.items():
+    outputs = {
+        **paths,
+        "synth summary": str(summary_path),
+        **prepared.outputs,
+        "model": str(model_dir),
+        "evaluation": str(config.PROCESSED_DIR / "evaluation"),
+        "mlflow": "experiments/mlflow.db (make mlflow-ui)",
+    }
+    for name, path in outputs.items():
         console.print(f"  {name:14s} {path}")
 
 

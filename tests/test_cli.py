@@ -51,10 +51,25 @@ def test_synth_rejects_an_unknown_format(tmp_path):
     assert not (tmp_path / "labels.parquet").exists()
 
 
-def test_demo_generates_and_summarises(tmp_path):
-    result = runner.invoke(app, ["demo", "--cases", "10", "--seed", "1", "--out", str(tmp_path)])
+def test_demo_runs_end_to_end(tmp_path, monkeypatch):
+    # keep every output of the demo inside tmp_path, the tracking store included
+    from pipeline import config
+
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path / "processed")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    result = runner.invoke(
+        app,
+        ["demo", "--cases", "30", "--seed", "1", "--out", str(tmp_path / "raw"),
+         "--interim", str(tmp_path / "interim")],
+    )
     assert result.exit_code == 0, result.output
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["cases"] == 10
+    summary = json.loads((tmp_path / "raw" / "summary.json").read_text())
+    assert summary["cases"] == 30
     assert 0 < summary["variety"]["all_oversight"]["unique_share"] <= 1
-    assert (tmp_path / "export.csv").exists()
+    assert (tmp_path / "raw" / "export.csv").exists()
+    assert (tmp_path / "interim" / "entries.parquet").exists()
+    assert (tmp_path / "models" / "baseline" / "model.json").exists()
+    metrics = json.loads((tmp_path / "processed" / "evaluation" / "metrics.json").read_text())
+    assert set(metrics) == {"oversight_type", "content"}
+    assert (tmp_path / "mlflow.db").exists()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -278,3 +278,210 @@ def combine(patterns: Iterable[re.Pattern[str]], flags: int = 0) -> re.Pattern[s
     ``_i`` (so ``m.lastgroup`` tells which matched): one scan of the text instead of many."""
     parts = [f"(?P<_{i}>{p.pattern})" for i, p in enumerate(patterns)]
     return re.compile("|".join(parts) if parts else r"(?!x)x", flags)
+
+
+# -- anchored patterns: run a regex only where a match can start ----------------------------------
+#
+# Most rule patterns open with ``\b`` and a literal word ("\bwithin\s+...", "\b(?:at|per|on)\s+").
+# Python's regex engine still tries such a pattern at every position of the text (or at every
+# letter that can open it), which costs tens of microseconds per pattern on a note. An
+# :class:`AnchoredPattern` knows the literals its matches start with, finds where they occur with
+# ``str.find`` (a whole-word literal is first looked up in the text's set of words) and tries the
+# regex only there, with ``Pattern.match``. The matches are exactly the regex's own: every place a
+# match can start is tried, in order, and ``match`` sees the whole text (look-behinds, ``\b``, ``^``
+# behave as in ``search``).
+
+_WORD_RUN = re.compile(r"\w+")
+_WORD_CHAR = re.compile(r"\w")
+_MAX_LITERALS = 64
+
+
+def word_set(low: str) -> set[str]:
+    """The set of ``\\w+`` runs of a text: what the anchored patterns look whole words up in."""
+    return set(_WORD_RUN.findall(low))
+
+
+def _is_word(ch: str) -> bool:
+    return _WORD_CHAR.match(ch) is not None
+
+
+def _nonword_next(seq: list[Any]) -> bool:
+    """Whether the first character the op sequence ``seq`` consumes, if any, must be a non-word
+    character (the sequence follows a word character). Conservative: False when unsure."""
+    for i, (op, av) in enumerate(seq):
+        if op is _sre_c.LITERAL:
+            return not _is_word(chr(av))
+        if op is _sre_c.IN:
+            return _class_is_nonword(av)
+        if op is _sre_c.AT:
+            if av in (_sre_c.AT_BOUNDARY, _sre_c.AT_END, _sre_c.AT_END_LINE, _sre_c.AT_END_STRING):
+                return True
+            continue  # another zero-width assertion: the next consuming op decides
+        if op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT):
+            continue
+        if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT):
+            lo, _hi, sub = av
+            return lo >= 1 and _nonword_next(list(sub) + seq[i + 1 :])
+        if op is _sre_c.BRANCH:
+            return all(_nonword_next(list(alt) + seq[i + 1 :]) for alt in av[1])
+        if op is _sre_c.SUBPATTERN:
+            _group, add, delete, sub = av
+            return not add and not delete and _nonword_next(list(sub) + seq[i + 1 :])
+        return False
+    return False  # the pattern may end here: anything can follow
+
+
+def _class_is_nonword(items: Any) -> bool:
+    for op, av in items:
+        if op is _sre_c.CATEGORY:
+            if av not in (_sre_c.CATEGORY_SPACE, _sre_c.CATEGORY_NOT_WORD):
+                return False
+        elif op is _sre_c.LITERAL:
+            if _is_word(chr(av)):
+                return False
+        elif op is _sre_c.RANGE:
+            lo, hi = av
+            if hi - lo > 512 or any(_is_word(chr(c)) for c in range(lo, hi + 1)):
+                return False
+        else:  # NEGATE and anything unusual
+            return False
+    return True
+
+
+def _expand(seq: list[Any], prefix: str, out: list[tuple[str, bool]]) -> bool:
+    """Append to ``out`` the literals (with whether a non-word character must follow the literal's
+    word part) that a match of ``seq`` can start with, each after ``prefix``; False when some
+    match need not start with a literal."""
+    s = prefix
+    stop = len(seq)
+    for i, (op, av) in enumerate(seq):
+        if op is _sre_c.LITERAL:
+            s += chr(av)
+            continue
+        rest = seq[i + 1 :]
+        if op is _sre_c.BRANCH:
+            return all(_expand(list(alt) + rest, s, out) for alt in av[1])
+        if op is _sre_c.SUBPATTERN:
+            _group, add, delete, sub = av
+            if add or delete:
+                break
+            return _expand(list(sub) + rest, s, out)
+        if op is _sre_c.IN and av and all(o is _sre_c.LITERAL for o, _ in av):
+            return all(_expand(rest, s + chr(c), out) for _, c in av)
+        if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] == 0 and av[1] == 1:
+            return _expand(list(av[2]) + rest, s, out) and _expand(rest, s, out)
+        stop = i
+        break
+    if len(out) > _MAX_LITERALS or not s:
+        return False
+    head = _WORD_RUN.match(s)
+    whole = head is not None and (len(head.group()) < len(s) or _nonword_next(seq[stop:]))
+    out.append((s, whole))
+    return True
+
+
+def anchor_literals(pattern: str, flags: int = 0) -> tuple[tuple[str, str | None], ...] | None:
+    """The literals every match of ``pattern`` starts with, as ``(literal, word)`` pairs: ``word``
+    is the literal's leading word when a match must start a word with exactly that word (it is
+    then enough to look it up in the text's :func:`word_set`), else None. None when some match
+    need not start with a literal, or the pattern is not one we can read safely."""
+    if flags & (re.IGNORECASE | re.VERBOSE):
+        return None
+    try:
+        parsed = list(_sre_p.parse(pattern, flags))
+    except Exception:  # noqa: BLE001 - an unusual pattern just goes unanchored
+        return None
+    branches = (
+        [list(b) for b in parsed[0][1][1]]
+        if len(parsed) == 1 and parsed[0][0] is _sre_c.BRANCH
+        else [parsed]
+    )
+    found: list[tuple[str, str | None]] = []
+    for seq in branches:
+        i = 0
+        while i < len(seq) and seq[i][0] in (_sre_c.ASSERT, _sre_c.ASSERT_NOT):
+            i += 1  # look-arounds at the start: zero-width, the match still starts here
+        bounded = i < len(seq) and seq[i] == (_sre_c.AT, _sre_c.AT_BOUNDARY)
+        lits: list[tuple[str, bool]] = []
+        if not _expand(seq[i + 1 :] if bounded else seq[i:], "", lits):
+            return None
+        for lit, whole in lits:
+            word = _WORD_RUN.match(lit)
+            found.append((lit, word.group() if word and bounded and whole else None))
+    return tuple(dict.fromkeys(found))
+
+
+class AnchoredPattern:
+    """A compiled regex tried only where one of its opening literals occurs (see above); one
+    that cannot be anchored is searched as a :class:`GatedPattern`. ``words`` is the text's
+    :func:`word_set`.
+
+    For a yes/no answer (:meth:`found`) a pattern whose top-level branches are only partly
+    anchored is split: the anchored branches are tried at their literals and the others searched
+    as one gated regex.
+    """
+
+    __slots__ = ("anchors", "gated", "pattern", "split")
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self.pattern = re.compile(source, flags)
+        self.anchors = anchor_literals(source, flags)
+        self.gated = None if self.anchors else GatedPattern(re.compile(literal_first(source), flags))
+        self.split: tuple[AnchoredPattern, GatedPattern] | None = None
+        branches = _top_level_branches(source) if self.anchors is None else None
+        if branches and len(branches) > 1:
+            anchored = [b for b in branches if anchor_literals(b, flags)]
+            others = [b for b in branches if b not in anchored]
+            if anchored and others:
+                self.split = (
+                    AnchoredPattern("|".join(anchored), flags),
+                    GatedPattern(re.compile("|".join(map(literal_first, others)), flags)),
+                )
+
+    def found(self, low: str, words: set[str] | frozenset[str]) -> bool:
+        """Whether the pattern matches anywhere in ``low``."""
+        if self.split is not None:
+            anchored, others = self.split
+            return anchored.search(low, words) is not None or others.search(low) is not None
+        return self.search(low, words) is not None
+
+    def positions(self, low: str, words: set[str] | frozenset[str]) -> list[int]:
+        """Sorted places where a match can start (a superset)."""
+        found: list[int] = []
+        for lit, word in self.anchors:  # type: ignore[union-attr]
+            if word is not None:
+                if word not in words:
+                    continue
+            elif lit not in low:
+                continue
+            p = low.find(lit)
+            while p >= 0:
+                found.append(p)
+                p = low.find(lit, p + 1)
+        if len(found) > 1:
+            found = sorted(set(found))
+        return found
+
+    def search(self, low: str, words: set[str] | frozenset[str]) -> re.Match[str] | None:
+        if self.gated is not None:
+            return self.gated.search(low)
+        match = self.pattern.match
+        for p in self.positions(low, words):
+            m = match(low, p)
+            if m is not None:
+                return m
+        return None
+
+    def finditer(self, low: str, words: set[str] | frozenset[str]) -> Iterator[re.Match[str]]:
+        if self.gated is not None:
+            yield from self.gated.finditer(low)
+            return
+        match = self.pattern.match
+        end = 0
+        for p in self.positions(low, words):
+            if p < end:
+                continue
+            m = match(low, p)
+            if m is not None:
+                yield m
+                end = m.end() if m.end() > p else p + 1
