@@ -472,7 +472,7 @@ def load_label_studio(path: str | os.PathLike[str], *, n_jobs: int = 1) -> pd.Da
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise LabelledDataError("task has no 'data' object", path=str(p), row=pos, field="data")
         data = {str(k).lower(): v for k, v in task["data"].items()}
-        ann = _latest_annotation(task.get("annotations"))
+        ann = _latest_annotation(task.get("annotations") or task.get("completions"))
         labels = _choices(ann, path=str(p), row=pos) if ann else {}
         if not labels:
             unannotated += 1
