@@ -69,7 +69,79 @@ def bench_synth(cases: int) -> dict:
     }
 
 
-BENCHMARKS = {"synth": bench_synth}
+CACHE = Path(tempfile.gettempdir()) / "oversight-bench"
+
+
+def _synth_cached(cases: int, seed: int, fmt: str = "parquet") -> Path:
+    """A synthetic export reused across benchmarks (generation is benchmarked on its own)."""
+    folder = CACHE / f"synth-{cases}-seed{seed}-{fmt}"
+    if not (folder / "manifest.json").exists():
+        subprocess.run(
+            [
+                str(BIN / "oversight"),
+                "synth",
+                "--cases",
+                str(cases),
+                "--seed",
+                str(seed),
+                "--format",
+                fmt,
+                "--out",
+                str(folder),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    return folder
+
+
+_TRAIN_SNIPPET = """
+import json, sys, time
+from pipeline.datasets import load_synth
+from pipeline.classify import make_model
+from pipeline.evaluate import evaluate_model, metrics_dict
+train = load_synth(sys.argv[1], n_jobs=2).sample(n=int(sys.argv[3]), random_state=0)
+test = load_synth(sys.argv[2], n_jobs=2)
+t = time.perf_counter()
+model = make_model("baseline").fit(train.text, train.oversight_type, train.content)
+fit = time.perf_counter() - t
+m = metrics_dict(evaluate_model(model, test.reset_index(drop=True)))
+print(json.dumps({"fit_s": fit, "n_test": len(test), **{
+    h: {"macro_f1": v["macro_f1"], "ci": [v["macro_f1_ci"]["low"], v["macro_f1_ci"]["high"]],
+        "ece": v["ece"]} for h, v in m.items()}}))
+"""
+
+
+def bench_train(cases: int, n_train: int = 50_000) -> dict:
+    """The baseline fits on 50,000 labelled entries: target under 60 s; cross-seed macro-F1."""
+    train_dir = _synth_cached(max(cases, 10_000), 1)
+    test_dir = _synth_cached(3_000, 2)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(
+        [sys.executable, "-c", _TRAIN_SNIPPET, str(train_dir), str(test_dir), str(n_train)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {
+        "benchmark": "train",
+        "command": "baseline fit on 50,000 entries of synth seed 1; test on synth seed 2 (3,000 cases)",
+        "n_train": n_train,
+        "fit_s": round(res["fit_s"], 1),
+        "peak_rss_mib": round(peak),
+        "test": {k: v for k, v in res.items() if k not in ("fit_s",)},
+        "target": "fit_s < 60; macro-F1 >= 0.90 on both heads",
+        "met": res["fit_s"] < 60
+        and res["oversight_type"]["macro_f1"] >= 0.9
+        and res["content"]["macro_f1"] >= 0.9,
+    }
+
+
+BENCHMARKS = {"synth": bench_synth, "train": bench_train}
 
 
 def main() -> None:
