@@ -41,12 +41,18 @@ def main() -> None:
     val, train = train.head(args.validation), train.iloc[args.validation :]
     test = pd.read_parquet(args.eval)
     model = make_model(
-        "transformer", checkpoint=args.checkpoint, epochs=args.epochs,
-        batch_size=args.batch_size, max_length=args.max_length, progress=False,
+        "transformer",
+        checkpoint=args.checkpoint,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        progress=False,
     )
     t0 = time.perf_counter()
     model.fit(
-        train["text"].tolist(), train["oversight_type"].tolist(), train["content"].tolist(),
+        train["text"].tolist(),
+        train["oversight_type"].tolist(),
+        train["content"].tolist(),
         eval_set=(val["text"].tolist(), val["oversight_type"].tolist(), val["content"].tolist()),
     )
     if torch.cuda.is_available():
@@ -59,8 +65,11 @@ def main() -> None:
     infer_s = time.perf_counter() - t1
     metrics = {
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-        "n_train": len(train), "n_validation": len(val), "n_eval": len(test),
-        "epochs_requested": args.epochs, "batch_size": args.batch_size,
+        "n_train": len(train),
+        "n_validation": len(val),
+        "n_eval": len(test),
+        "epochs_requested": args.epochs,
+        "batch_size": args.batch_size,
         "max_length": args.max_length,
         "history": getattr(model, "history_", None),
         "fit_seconds": round(fit_s, 1),
@@ -69,9 +78,7 @@ def main() -> None:
         "inference_examples_per_second": round(len(test) / infer_s, 1),
     }
     for head in ("oversight_type", "content"):
-        metrics[f"{head}_macro_f1"] = round(
-            f1_score(test[head], pred[head], average="macro"), 4
-        )
+        metrics[f"{head}_macro_f1"] = round(f1_score(test[head], pred[head], average="macro"), 4)
         metrics[f"{head}_accuracy"] = round(accuracy_score(test[head], pred[head]), 4)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")

@@ -60,8 +60,17 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     result = runner.invoke(
         app,
-        ["demo", "--cases", "30", "--seed", "1", "--out", str(tmp_path / "raw"),
-         "--interim", str(tmp_path / "interim")],
+        [
+            "demo",
+            "--cases",
+            "30",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "raw"),
+            "--interim",
+            str(tmp_path / "interim"),
+        ],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "raw" / "summary.json").read_text())

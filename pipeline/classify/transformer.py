@@ -275,8 +275,9 @@ class TwoHeadClassifier(nn.Module):
         else:
             out = self.encoder(input_ids=input_ids, **kwargs)
         pooled = self.dropout(self.pool(out.last_hidden_state, attention_mask))
-        logits = {h: self.heads[h](pooled).float() + getattr(self, f"absent_{h}")
-                  for h in self.head_names}
+        logits = {
+            h: self.heads[h](pooled).float() + getattr(self, f"absent_{h}") for h in self.head_names
+        }
         given = {"oversight_type": labels_oversight_type, "content": labels_content}
         result: dict[str, torch.Tensor] = {}
         losses = []
@@ -333,10 +334,12 @@ class _LengthGroupedBatches(torch.utils.data.Sampler):
         mega = self.batch_size * 50
         batches = []
         for start in range(0, len(order), mega):
-            chunk = order[start:start + mega]
+            chunk = order[start : start + mega]
             chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
-            batches += [chunk[i:i + self.batch_size].tolist()
-                        for i in range(0, len(chunk), self.batch_size)]
+            batches += [
+                chunk[i : i + self.batch_size].tolist()
+                for i in range(0, len(chunk), self.batch_size)
+            ]
         for i in rng.permutation(len(batches)):
             yield batches[i]
 
@@ -356,9 +359,7 @@ class _ListDataset(torch.utils.data.Dataset):
         return {k: v[i] for k, v in self.columns.items()}
 
 
-def _head_metrics(
-    logits: dict[str, np.ndarray], labels: dict[str, np.ndarray]
-) -> dict[str, float]:
+def _head_metrics(logits: dict[str, np.ndarray], labels: dict[str, np.ndarray]) -> dict[str, float]:
     """Macro-F1 per head over the rows labelled for it, and their mean (the selection metric)."""
     from sklearn.metrics import f1_score
 
@@ -366,9 +367,11 @@ def _head_metrics(
     for h, z in logits.items():
         y = np.asarray(labels[h])
         keep = y != _IGNORE
-        out[f"macro_f1_{h}"] = float(
-            f1_score(y[keep], z[keep].argmax(-1), average="macro", zero_division=0)
-        ) if keep.any() else 0.0
+        out[f"macro_f1_{h}"] = (
+            float(f1_score(y[keep], z[keep].argmax(-1), average="macro", zero_division=0))
+            if keep.any()
+            else 0.0
+        )
     out[SELECTION_METRIC] = float(np.mean(list(out.values())))
     return out
 
@@ -474,8 +477,10 @@ class TransformerClassifier(OversightClassifier):
             (self.pooling in _POOLINGS, f"pooling in {_POOLINGS}"),
             (0 <= self.validation_fraction < 1, "0 <= validation_fraction < 1"),
             (is_int(self.early_stopping_patience, 1), "early_stopping_patience >= 1"),
-            (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:"),
-             "device in ('auto', 'cpu', 'cuda')"),
+            (
+                self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:"),
+                "device in ('auto', 'cpu', 'cuda')",
+            ),
             (self.precision in _PRECISIONS, f"precision in {_PRECISIONS}"),
             (self.backend in _BACKENDS, f"backend in {_BACKENDS}"),
         ]
@@ -510,8 +515,10 @@ class TransformerClassifier(OversightClassifier):
     def _encode(self, texts: list[str], labels: dict[str, np.ndarray] | None = None):
         """Token ids (no padding) and label ids (-100 where missing), as columns of lists."""
         enc = self.tokenizer_(texts, truncation=True, max_length=self.max_length)
-        columns: dict[str, list[Any]] = {"input_ids": list(enc["input_ids"]),
-                                         "attention_mask": list(enc["attention_mask"])}
+        columns: dict[str, list[Any]] = {
+            "input_ids": list(enc["input_ids"]),
+            "attention_mask": list(enc["attention_mask"]),
+        }
         if "token_type_ids" in enc:
             columns["token_type_ids"] = list(enc["token_type_ids"])
         for h, y in (labels or {}).items():
@@ -550,8 +557,10 @@ class TransformerClassifier(OversightClassifier):
         _, counts = np.unique(strata, return_counts=True)
         stratify = strata if counts.min() >= 2 else None
         tr, ev = train_test_split(
-            np.arange(len(texts)), test_size=self.validation_fraction,
-            random_state=self.seed, stratify=stratify,
+            np.arange(len(texts)),
+            test_size=self.validation_fraction,
+            random_state=self.seed,
+            stratify=stratify,
         )
         pick = lambda ix: ([texts[i] for i in ix], {h: y[ix] for h, y in labels.items()})  # noqa: E731
         (t_texts, t_labels), (e_texts, e_labels) = pick(tr), pick(ev)
@@ -600,8 +609,9 @@ class TransformerClassifier(OversightClassifier):
 
         start = time.perf_counter()
         train = self._fit_trainer if backend == "trainer" else self._fit_torch
-        network, history, best_epoch = train(network, train_columns, eval_columns, device,
-                                             precision)
+        network, history, best_epoch = train(
+            network, train_columns, eval_columns, device, precision
+        )
         self.fit_seconds_ = time.perf_counter() - start
         self.model_ = network.to(device).eval()
         self.checkpoint_ = str(checkpoint)
@@ -621,8 +631,9 @@ class TransformerClassifier(OversightClassifier):
         def compute_metrics(pred) -> dict[str, float]:
             preds = pred.predictions if isinstance(pred.predictions, tuple) else (pred.predictions,)
             ids = pred.label_ids if isinstance(pred.label_ids, tuple) else (pred.label_ids,)
-            return _head_metrics(dict(zip(heads, preds, strict=True)),
-                                 dict(zip(heads, ids, strict=True)))
+            return _head_metrics(
+                dict(zip(heads, preds, strict=True)), dict(zip(heads, ids, strict=True))
+            )
 
         has_eval = eval_columns is not None
         accepted = inspect.signature(TrainingArguments.__init__).parameters
@@ -669,14 +680,16 @@ class TransformerClassifier(OversightClassifier):
             trainer = Trainer(
                 model=network,
                 args=args,
-                data_collator=_Collator(self.tokenizer_.pad_token_id,
-                                        8 if device != "cpu" else None),
+                data_collator=_Collator(
+                    self.tokenizer_.pad_token_id, 8 if device != "cpu" else None
+                ),
                 train_dataset=self._dataset(train_columns),
                 eval_dataset=self._dataset(eval_columns) if has_eval else None,
                 compute_metrics=compute_metrics if has_eval else None,
                 callbacks=(
                     [EarlyStoppingCallback(early_stopping_patience=self.early_stopping_patience)]
-                    if has_eval else None
+                    if has_eval
+                    else None
                 ),
             )
             trainer.train()
@@ -703,15 +716,22 @@ class TransformerClassifier(OversightClassifier):
             loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
         else:
             loader = DataLoader(
-                dataset, batch_size=self.batch_size, shuffle=True, collate_fn=collate,
+                dataset,
+                batch_size=self.batch_size,
+                shuffle=True,
+                collate_fn=collate,
                 generator=torch.Generator().manual_seed(self.seed),
             )
         no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
         named = [(n, p) for n, p in network.named_parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(
-            [{"params": [p for n, p in named if not n.endswith(no_decay)],
-              "weight_decay": self.weight_decay},
-             {"params": [p for n, p in named if n.endswith(no_decay)], "weight_decay": 0.0}],
+            [
+                {
+                    "params": [p for n, p in named if not n.endswith(no_decay)],
+                    "weight_decay": self.weight_decay,
+                },
+                {"params": [p for n, p in named if n.endswith(no_decay)], "weight_decay": 0.0},
+            ],
             lr=self.learning_rate,
         )
         total = max(1, math.ceil(len(loader) * self.epochs))
@@ -730,8 +750,9 @@ class TransformerClassifier(OversightClassifier):
                 if step >= total:
                     break
                 batch = {k: v.to(device) for k, v in batch.items()}
-                with torch.autocast(device_type="cuda", dtype=amp_dtype,
-                                    enabled=amp_dtype is not None):
+                with torch.autocast(
+                    device_type="cuda", dtype=amp_dtype, enabled=amp_dtype is not None
+                ):
                     loss = network(**batch).get("loss")
                 if loss is None:  # no label in this batch at all
                     continue
@@ -758,14 +779,16 @@ class TransformerClassifier(OversightClassifier):
                 record.update({f"eval_{k}": v for k, v in metrics.items()})
                 if metrics[SELECTION_METRIC] > best_score:
                     best_score, best_epoch, stale = metrics[SELECTION_METRIC], epoch, 0
-                    best_state = {k: v.detach().to("cpu", copy=True)
-                                  for k, v in network.state_dict().items()}
+                    best_state = {
+                        k: v.detach().to("cpu", copy=True) for k, v in network.state_dict().items()
+                    }
                 else:
                     stale += 1
             history.append(record)
             log.info("transformer: %s", record)
-            if step >= total or (eval_columns is not None
-                                 and stale >= self.early_stopping_patience):
+            if step >= total or (
+                eval_columns is not None and stale >= self.early_stopping_patience
+            ):
                 break
         bar.close()
         if best_state is not None:
@@ -781,17 +804,19 @@ class TransformerClassifier(OversightClassifier):
         keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in columns]
         collate = _Collator(self.tokenizer_.pad_token_id, 8 if device != "cpu" else None)
         amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
-        out = {h: np.zeros((n, len(self.classes_[h])), dtype=np.float32)
-               for h in network.head_names}
+        out = {
+            h: np.zeros((n, len(self.classes_[h])), dtype=np.float32) for h in network.head_names
+        }
         was_training = network.training
         network.eval()
         with torch.inference_mode():
             for start in range(0, n, self.eval_batch_size):
-                idx = order[start:start + self.eval_batch_size]
+                idx = order[start : start + self.eval_batch_size]
                 batch = collate([{k: columns[k][i] for k in keys} for i in idx])
                 batch = {k: v.to(device) for k, v in batch.items()}
-                with torch.autocast(device_type="cuda", dtype=amp_dtype,
-                                    enabled=amp_dtype is not None):
+                with torch.autocast(
+                    device_type="cuda", dtype=amp_dtype, enabled=amp_dtype is not None
+                ):
                     result = network(**batch)
                 for h in network.head_names:
                     out[h][idx] = result[f"logits_{h}"].float().cpu().numpy()
@@ -812,15 +837,23 @@ class TransformerClassifier(OversightClassifier):
         results: list[dict[str, dict[str, Any]]] = []
         network.eval()
         for start in range(0, len(texts), self.eval_batch_size):
-            chunk = texts[start:start + self.eval_batch_size]
-            enc = tokenizer(chunk, truncation=True, max_length=self.max_length, padding=True,
-                            return_tensors="pt")
+            chunk = texts[start : start + self.eval_batch_size]
+            enc = tokenizer(
+                chunk,
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            )
             batch = {k: v.to(device) for k, v in enc.items()}
             scores, proba, preds = {}, {}, {}
             with torch.enable_grad():
                 embeds = embeddings(batch["input_ids"]).detach().requires_grad_(True)
-                out = network(inputs_embeds=embeds, attention_mask=batch["attention_mask"],
-                              token_type_ids=batch.get("token_type_ids"))
+                out = network(
+                    inputs_embeds=embeds,
+                    attention_mask=batch["attention_mask"],
+                    token_type_ids=batch.get("token_type_ids"),
+                )
                 for h in self.heads_:
                     logits = out[f"logits_{h}"]
                     pred = logits.argmax(-1)
@@ -835,15 +868,20 @@ class TransformerClassifier(OversightClassifier):
                 tokens = tokenizer.convert_ids_to_tokens(ids)
                 item: dict[str, dict[str, Any]] = {}
                 for h in self.heads_:
-                    words = _merge_pieces([
-                        (tok, float(s))
-                        for tok, s, m, tid in zip(tokens, scores[h][i], mask, ids, strict=True)
-                        if m and tid not in special
-                    ])
+                    words = _merge_pieces(
+                        [
+                            (tok, float(s))
+                            for tok, s, m, tid in zip(tokens, scores[h][i], mask, ids, strict=True)
+                            if m and tid not in special
+                        ]
+                    )
                     top = sorted(words, key=lambda w: -w[1])[:top_k]
                     j = int(preds[h][i])
-                    item[h] = {"label": self.classes_[h][j], "proba": float(proba[h][i, j]),
-                               "top_tokens": [(w, round(s, 6)) for w, s in top]}
+                    item[h] = {
+                        "label": self.classes_[h][j],
+                        "proba": float(proba[h][i, j]),
+                        "top_tokens": [(w, round(s, 6)) for w, s in top],
+                    }
                 results.append(item)
         return results
 
@@ -904,8 +942,16 @@ class TransformerClassifier(OversightClassifier):
         from safetensors.torch import load_file
 
         state_path = folder / STATE_FILE
-        missing = [p.name for p in (state_path, folder / WEIGHTS_FILE, folder / ENCODER_DIR,
-                                    folder / TOKENIZER_DIR) if not p.exists()]
+        missing = [
+            p.name
+            for p in (
+                state_path,
+                folder / WEIGHTS_FILE,
+                folder / ENCODER_DIR,
+                folder / TOKENIZER_DIR,
+            )
+            if not p.exists()
+        ]
         if missing:
             raise ModelFileError(f"{folder} lacks {', '.join(missing)}")
         state = json.loads(state_path.read_text("utf-8"))
@@ -915,11 +961,13 @@ class TransformerClassifier(OversightClassifier):
         if device is not None:
             params["device"] = device
         model = cls(**params)
-        config = transformers.AutoConfig.from_pretrained(folder / ENCODER_DIR,
-                                                         local_files_only=True)
+        config = transformers.AutoConfig.from_pretrained(
+            folder / ENCODER_DIR, local_files_only=True
+        )
         encoder = transformers.AutoModel.from_config(config)
-        network = TwoHeadClassifier(encoder, state["present"], dropout=state["dropout"],
-                                    pooling=state["pooling"])
+        network = TwoHeadClassifier(
+            encoder, state["present"], dropout=state["dropout"], pooling=state["pooling"]
+        )
         network.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
         model.tokenizer_ = transformers.AutoTokenizer.from_pretrained(
             folder / TOKENIZER_DIR, local_files_only=True
@@ -1044,8 +1092,7 @@ def fine_tune_from_exports(
         "n_eval": len(evaluation),
         "checkpoint": model.checkpoint_,
         "device": model.device_,
-        "device_name": torch.cuda.get_device_name() if model.device_.startswith("cuda") else
-        "cpu",
+        "device_name": torch.cuda.get_device_name() if model.device_.startswith("cuda") else "cpu",
         "torch_threads": torch.get_num_threads(),
         "precision": model.precision_,
         "backend": model.backend_,
@@ -1085,8 +1132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--validation-fraction", type=float, default=0.0,
-                        help="hold out this share of the training entries for early stopping")
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.0,
+        help="hold out this share of the training entries for early stopping",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--precision", default="auto", choices=list(_PRECISIONS))
@@ -1096,15 +1147,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     metrics = fine_tune_from_exports(
-        args.train, args.eval, args.out, max_train=args.max_train, max_eval=args.max_eval,
+        args.train,
+        args.eval,
+        args.out,
+        max_train=args.max_train,
+        max_eval=args.max_eval,
         n_jobs=args.jobs,
-        checkpoint=args.checkpoint, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, max_length=args.max_length,
-        validation_fraction=args.validation_fraction, seed=args.seed, device=args.device,
-        precision=args.precision, backend=args.backend, progress=not args.no_progress,
+        checkpoint=args.checkpoint,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        max_length=args.max_length,
+        validation_fraction=args.validation_fraction,
+        seed=args.seed,
+        device=args.device,
+        precision=args.precision,
+        backend=args.backend,
+        progress=not args.no_progress,
     )
-    json.dump({k: v for k, v in metrics.items() if k not in ("params", "history")},
-              sys.stdout, indent=2)
+    json.dump(
+        {k: v for k, v in metrics.items() if k not in ("params", "history")}, sys.stdout, indent=2
+    )
     sys.stdout.write("\n")
     return 0
 

@@ -61,8 +61,12 @@ def toy_corpus(n: int = 96, seed: int = 0) -> tuple[list[str], list[str], list[s
     for i in range(n):
         t = OVERSIGHT_TYPES[i % len(OVERSIGHT_TYPES)]
         c = CONTENT_LABELS[(i // len(OVERSIGHT_TYPES)) % len(CONTENT_LABELS)]
-        words = [*_TYPE_WORDS[t].split(), *_CONTENT_WORDS[c].split(),
-                 *rng.choice(_FILLER, size=4).tolist(), "[PERSON]"]
+        words = [
+            *_TYPE_WORDS[t].split(),
+            *_CONTENT_WORDS[c].split(),
+            *rng.choice(_FILLER, size=4).tolist(),
+            "[PERSON]",
+        ]
         rng.shuffle(words)
         texts.append(" ".join(words))
         types.append(t)
@@ -71,8 +75,14 @@ def toy_corpus(n: int = 96, seed: int = 0) -> tuple[list[str], list[str], list[s
 
 
 TINY_PARAMS = dict(
-    epochs=4, batch_size=16, learning_rate=2e-3, max_length=32, warmup_ratio=0.0,
-    progress=False, device="cpu", backend="torch",
+    epochs=4,
+    batch_size=16,
+    learning_rate=2e-3,
+    max_length=32,
+    warmup_ratio=0.0,
+    progress=False,
+    device="cpu",
+    backend="torch",
 )
 
 
@@ -110,8 +120,10 @@ def test_registered_and_init_only_stores_parameters():
 def test_fit_predict_proba_shapes_and_classes(fitted, corpus):
     texts, types, contents = corpus
     assert fitted.heads_ == ["oversight_type", "content"]
-    assert fitted.classes_ == {"oversight_type": list(OVERSIGHT_TYPES),
-                               "content": list(CONTENT_LABELS)}
+    assert fitted.classes_ == {
+        "oversight_type": list(OVERSIGHT_TYPES),
+        "content": list(CONTENT_LABELS),
+    }
     proba = fitted.predict_proba(texts)
     assert set(proba) == {"oversight_type", "content"}
     assert proba["oversight_type"].shape == (len(texts), 6)
@@ -128,9 +140,14 @@ def test_fit_predict_proba_shapes_and_classes(fitted, corpus):
 def test_predict_frame_columns(fitted, corpus):
     texts = pd.Series(corpus[0][:5], index=[10, 11, 12, 13, 14])
     frame = fitted.predict(texts)
-    expected = ["oversight_type", "oversight_type_proba", "content", "content_proba",
-                *[f"p_oversight_type_{c}" for c in OVERSIGHT_TYPES],
-                *[f"p_content_{c}" for c in CONTENT_LABELS]]
+    expected = [
+        "oversight_type",
+        "oversight_type_proba",
+        "content",
+        "content_proba",
+        *[f"p_oversight_type_{c}" for c in OVERSIGHT_TYPES],
+        *[f"p_content_{c}" for c in CONTENT_LABELS],
+    ]
     assert list(frame.columns) == expected
     assert list(frame.index) == [10, 11, 12, 13, 14]
     assert frame["oversight_type"].isin(OVERSIGHT_TYPES).all()
@@ -171,8 +188,7 @@ def test_explain_gives_labels_and_words(fitted, corpus):
 def test_save_load_same_process_identical(fitted, corpus, tmp_path):
     folder = fitted.save(tmp_path / "model")
     names = {p.name for p in folder.iterdir()}
-    assert names >= {"model.json", "transformer.json", "model.safetensors", "encoder",
-                     "tokenizer"}
+    assert names >= {"model.json", "transformer.json", "model.safetensors", "encoder", "tokenizer"}
     meta = json.loads((folder / "model.json").read_text())
     assert meta["model"] == "transformer" and meta["classes"] == fitted.classes_
     for back in (TransformerClassifier.load(folder), load_model(folder, device="cpu")):
@@ -201,10 +217,15 @@ def test_load_in_a_fresh_process(fitted, corpus, tmp_path):
         "print(json.dumps({h: v.tolist() for h, v in p.items()}))\n"
     )
     # an empty cache and a dead proxy: the load must work from the folder alone
-    env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"),
-           "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=240)
+    env = {
+        **os.environ,
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
     expected = fitted.predict_proba(texts)
@@ -223,8 +244,12 @@ def test_validation_set_stops_early_and_restores_the_best_epoch(tiny_checkpoint,
     scores = [h["eval_macro_f1"] for h in model.history_]
     assert model.best_epoch_ == int(np.argmax(scores)) + 1
     pred = model.predict(texts[72:])
-    again = np.mean([f1_score(y, pred[h], average="macro", zero_division=0)
-                     for h, y in (("oversight_type", types[72:]), ("content", contents[72:]))])
+    again = np.mean(
+        [
+            f1_score(y, pred[h], average="macro", zero_division=0)
+            for h, y in (("oversight_type", types[72:]), ("content", contents[72:]))
+        ]
+    )
     assert again == pytest.approx(max(scores), abs=1e-6)  # the best weights are the ones kept
 
 
@@ -260,7 +285,8 @@ def test_missing_labels_and_absent_classes(tiny_checkpoint, corpus):
 def test_hugging_face_trainer_backend(tiny_checkpoint, corpus, tmp_path):
     texts, types, contents = corpus
     model = TransformerClassifier(
-        checkpoint=str(tiny_checkpoint), output_dir=str(tmp_path / "trainer"),
+        checkpoint=str(tiny_checkpoint),
+        output_dir=str(tmp_path / "trainer"),
         **{**TINY_PARAMS, "backend": "trainer", "epochs": 2},
     ).fit(texts[:72], types[:72], contents[:72], eval_set=(texts[72:], types[72:], contents[72:]))
     assert model.backend_ == "trainer" and model.best_epoch_ in (1, 2)
@@ -295,12 +321,22 @@ def test_fine_tune_from_exports_writes_model_and_metrics(small_synth, tiny_check
     write_synth(small_synth, tmp_path / "train", fmt="parquet")
     write_synth(small_synth, tmp_path / "eval", fmt="jsonl")
     metrics = tr.fine_tune_from_exports(
-        tmp_path / "train", tmp_path / "eval", tmp_path / "out", max_train=60, max_eval=40,
-        checkpoint=str(tiny_checkpoint), **{**TINY_PARAMS, "epochs": 1},
+        tmp_path / "train",
+        tmp_path / "eval",
+        tmp_path / "out",
+        max_train=60,
+        max_eval=40,
+        checkpoint=str(tiny_checkpoint),
+        **{**TINY_PARAMS, "epochs": 1},
     )
     assert metrics["n_train"] == 60 and metrics["n_eval"] == 40
-    for key in ("macro_f1_oversight_type", "macro_f1_content", "train_seconds",
-                "train_examples_per_second", "predict_examples_per_second"):
+    for key in (
+        "macro_f1_oversight_type",
+        "macro_f1_content",
+        "train_seconds",
+        "train_examples_per_second",
+        "predict_examples_per_second",
+    ):
         assert key in metrics
     written = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert written["macro_f1_content"] == metrics["macro_f1_content"]
@@ -309,8 +345,11 @@ def test_fine_tune_from_exports_writes_model_and_metrics(small_synth, tiny_check
 
 def test_command_line_entry_point(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.classify.transformer", "--help"], cwd=ROOT,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "pipeline.classify.transformer", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     for option in ("--train", "--eval", "--out", "--max-train", "--epochs"):
