@@ -53,6 +53,7 @@ from pipeline.errors import (
     UnknownLabelError,
 )
 from pipeline.labels import CONTENT_LABELS, INITIATORS, OVERSIGHT_TYPES
+from pipeline.schema import is_missing
 
 log = logging.getLogger(__name__)
 
@@ -130,17 +131,9 @@ def redact_texts(
 # --- checking rows ---------------------------------------------------------------------------
 
 
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, float) and value != value:
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
 def _text(value: Any) -> str | None:
     """A cell as text (None when missing)."""
-    if _missing(value):
+    if is_missing(value):
         return None
     return value if isinstance(value, str) else str(value)
 
@@ -148,7 +141,7 @@ def _text(value: Any) -> str | None:
 def normalise_label(value: Any, field: str, *, path: str, row: int) -> str | None:
     """A label cell as the scheme's spelling (None when empty); unknown labels raise
     :class:`~pipeline.errors.UnknownLabelError` naming the file, row and field."""
-    if _missing(value):
+    if is_missing(value):
         return None
     label = str(value).strip().lower()
     if label not in LABEL_SETS[field]:
@@ -286,7 +279,7 @@ def load_synth(
                 ("initiated_by", initiated),
             ):
                 normalise_label(value, field, path=str(labels_path), row=label_row)
-            if _missing(rec.get("notes")):
+            if is_missing(rec.get("notes")):
                 raise EmptyTextError(
                     "an oversight entry has empty notes",
                     path=str(rec.get("source_file") or export),

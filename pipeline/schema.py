@@ -5,6 +5,9 @@ Column names are spelled here once. Arrow schemas give every writer and reader t
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
 import pyarrow as pa
 
 from pipeline.labels import ATTRIBUTES
@@ -141,3 +144,12 @@ ENTRIES_SCHEMA = pa.schema(
     ]
 )
 ENTRY_COLUMNS: tuple[str, ...] = tuple(ENTRIES_SCHEMA.names)
+
+
+def is_missing(value: Any) -> bool:
+    """A cell with no value: None, NA, NaN or blank text (an empty CSV cell and an absent key agree)."""
+    if value is None or value is pd.NA:
+        return True
+    if isinstance(value, float) and value != value:
+        return True
+    return isinstance(value, str) and not value.strip()

@@ -52,6 +52,7 @@ import pandas as pd
 
 from pipeline.errors import ModelFileError, ModelInputError, ModelNotFittedError
 from pipeline.labels import ATTRIBUTES, CONTENT_LABELS, INITIATORS, OVERSIGHT_TYPES
+from pipeline.schema import is_missing
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +91,6 @@ def as_texts(texts: Any) -> list[str]:
     return [t if isinstance(t, str) else "" for t in texts]
 
 
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, float) and value != value:
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
 def as_labels(values: Any, head: str, n: int) -> np.ndarray:
     """Labels of ``head`` as an object array with None where missing; unknown labels raise
     :class:`~pipeline.errors.ModelInputError` naming the head and the first bad position."""
@@ -105,7 +98,7 @@ def as_labels(values: Any, head: str, n: int) -> np.ndarray:
         return np.full(n, None, dtype=object)
     if isinstance(values, str):
         raise ModelInputError(f"{head} labels must be a sequence, not one string")
-    out = np.asarray([None if _missing(v) else str(v).strip() for v in values], dtype=object)
+    out = np.asarray([None if is_missing(v) else str(v).strip() for v in values], dtype=object)
     if len(out) != n:
         raise ModelInputError(f"{head}: {len(out)} labels for {n} texts")
     allowed = set(HEAD_LABELS[head])
