@@ -385,6 +385,97 @@ def evaluate(
         console.print(f"  {name:26s} {path}")
 
 
+_SCORE = config.params("score")
+
+
+@app.command()
+def score(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Export files or folders (any format prepare reads).", show_default=False
+        ),
+    ],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model folder or MLflow URI.")
+    ] = _SCORE.get("model", "models:/oversight@champion"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = config.PROCESSED_DIR,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    chunk_rows: Annotated[
+        int, typer.Option(min=1, help="Rows per chunk: the unit of progress and of --resume.")
+    ] = _SCORE.get("chunk_rows", 20_000),
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted run from its last chunk.")
+    ] = False,
+    mapping: Annotated[Path | None, typer.Option(help="YAML column-mapping file.")] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain/--no-explain", help="Add the top features behind each label.")
+    ] = True,
+    workers: Annotated[int, typer.Option(min=1, help="Processes for the spaCy pipeline.")] = 1,
+) -> None:
+    """Batch-score exports: every oversight entry with its labels, probabilities and why.
+
+    One streaming pass: read, validate and quarantine, detect, redact, extract attributes,
+    classify with the model, explain. Writes scored.parquet (or .csv), the quarantine file and
+    score_summary.json (counts, label distribution, model version, input fingerprint). Outputs
+    appear atomically; a killed run continues with --resume; re-running a finished run on the
+    same input and model does nothing.
+
+    Example: oversight score data/raw/synth/export.csv --model models:/oversight@champion
+    """
+    import time
+
+    from pipeline.score import score as run_score
+
+    try:
+        with _progress() as progress:
+            task = progress.add_task("scoring contacts", total=None)
+            start, done = time.perf_counter(), [0]
+
+            def tick(n: int) -> None:
+                done[0] += n
+                rate = done[0] / max(time.perf_counter() - start, 1e-9)
+                progress.update(
+                    task, advance=n, description=f"scoring contacts ({rate:,.0f} rows/s)"
+                )
+
+            summary = run_score(
+                inputs,
+                model=model,
+                out_dir=out,
+                fmt=fmt,
+                chunk_rows=chunk_rows,
+                resume=resume,
+                mapping=mapping,
+                progress=tick,
+                explain=explain,
+                n_process=workers,
+            )
+    except (OversightError, OSError) as exc:
+        raise _fail(exc) from None
+    if summary.noop:
+        console.print(
+            f"nothing to do: {out} already holds this input scored by {summary.model_version}"
+        )
+        return
+    table = Table(title="score", show_header=False)
+    for key, value in (
+        ("rows in", summary.rows_in),
+        ("oversight entries", summary.entries_out),
+        ("non-oversight contacts", summary.non_oversight),
+        ("quarantined", summary.quarantined),
+        ("chunks resumed", summary.chunks_resumed),
+    ):
+        table.add_row(key, f"{value:,}")
+    for head, dist in summary.label_distribution.items():
+        table.add_row(head, ", ".join(f"{k} {v:,}" for k, v in dist.items()))
+    table.add_row("model", str(summary.model_version))
+    table.add_row("rows per second", f"{summary.rows_per_second:,.0f}")
+    console.print(table)
+    for name, path in summary.outputs.items():
+        console.print(f"  {name:14s} {path}")
+
+
 @app.command()
 def demo(
     cases: Annotated[

@@ -194,3 +194,25 @@ class ModelFileError(ModelError):
 
 class EvaluationError(OversightError, ValueError):
     """Predictions and true labels cannot be scored together (lengths, unknown labels)."""
+
+
+# --- score errors --------------------------------------------------------------------------------
+# The scoring engines (pipeline.score). Bad input files raise the ingest errors above.
+
+
+class ScoreError(OversightError):
+    """Base class of the errors raised by ``pipeline.score``."""
+
+
+class ScoreModelError(ScoreError, ModelInputError):
+    """The model cannot be loaded, or cannot score our entries: an unknown URI or folder, a
+    missing head, other labels than the scheme's, or input columns scoring does not produce."""
+
+
+class ScoreOutputError(ScoreError, ConfigError):
+    """The output folder cannot be written, or an output option (format, chunk size) is invalid."""
+
+
+class ScoreResumeError(ScoreError, ConfigError):
+    """``--resume`` was asked for, but the interrupted run had another input, model or chunk
+    size (or its part files no longer match the input)."""
