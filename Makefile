@@ -17,7 +17,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[dev,transformers]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,transformers,spark]"
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the package with dev tools
