@@ -411,7 +411,12 @@ def score(
     explain: Annotated[
         bool, typer.Option("--explain/--no-explain", help="Add the top features behind each label.")
     ] = True,
-    workers: Annotated[int, typer.Option(min=1, help="Processes for the spaCy pipeline.")] = 1,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local (streaming, resumable) or spark (a Parquet export, Spark DataFrame)."
+        ),
+    ] = "local",
 ) -> None:
     """Batch-score exports: every oversight entry with its labels, probabilities and why.
 
@@ -421,12 +426,35 @@ def score(
     appear atomically; a killed run continues with --resume; re-running a finished run on the
     same input and model does nothing.
 
+    With --engine spark the same preprocessing and model run on a Spark DataFrame
+    (mapInPandas) over a Parquet export, writing Parquet; on a cluster use spark-submit with
+    pipeline/score/spark.py (see its docstring).
+
     Example: oversight score data/raw/synth/export.csv --model models:/oversight@champion
     """
     import time
 
     from pipeline.score import score as run_score
 
+    if engine not in ("local", "spark"):
+        raise _fail(ValueError(f"unknown --engine {engine!r}; choose local or spark"))
+    if engine == "spark":
+        from pipeline.score.spark import score_spark
+
+        if len(inputs) != 1:
+            raise _fail(ValueError("--engine spark takes one Parquet file or folder"))
+        try:
+            with console.status("scoring on Spark"):
+                result = score_spark(
+                    inputs[0], model=model, out_path=out / "scored", explain=explain
+                )
+        except (OversightError, OSError) as exc:
+            raise _fail(exc) from None
+        console.print(
+            f"spark: {result['rows_in']:,} rows in, {result['entries_out']:,} entries scored by "
+            f"{result['model_version']} in {result['seconds']:.1f} s -> {result['out_path']}"
+        )
+        return
     try:
         with _progress() as progress:
             task = progress.add_task("scoring contacts", total=None)
@@ -449,7 +477,6 @@ def score(
                 mapping=mapping,
                 progress=tick,
                 explain=explain,
-                n_process=workers,
             )
     except (OversightError, OSError) as exc:
         raise _fail(exc) from None

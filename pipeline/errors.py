@@ -216,3 +216,11 @@ class ScoreOutputError(ScoreError, ConfigError):
 class ScoreResumeError(ScoreError, ConfigError):
     """``--resume`` was asked for, but the interrupted run had another input, model or chunk
     size (or its part files no longer match the input)."""
+
+
+# --- spark errors --------------------------------------------------------------------------------
+# The Spark engine (pipeline.score.spark). Bad input files raise the ingest errors above.
+
+
+class SparkUnavailableError(ScoreError, ImportError):
+    """The Spark engine was asked for, but pyspark (or Java) is not installed here."""

@@ -10,22 +10,36 @@ spaCy pipeline, and writes
   rows in = entries out + non-oversight contacts + rows quarantined.
 
 Only redacted text is ever written. Outputs appear atomically when the run has finished.
+
+Speed: the nlp step is the costly part, so with ``n_process`` > 1 it runs in that many worker
+processes while this process reads and validates the next chunk (validation must stay in one
+process: it remembers the contact ids seen). Each chunk's good rows go to the workers as Arrow
+record batches (a few slices per chunk, so the workers share the load) and come back as
+entries tables, which are written in input order, one row group per chunk: the output is the
+same for any number of workers. Workers are forked from this process after the pipeline is
+built, so they start at once; small inputs (under :data:`PARALLEL_MIN_ROWS` rows) are prepared
+in this process. Rows travel as columns from the reader to the writer: no per-row dicts.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import math
+import multiprocessing
 import os
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from spacy.language import Language
 
 from pipeline import __version__
 from pipeline.errors import PrepareInvariantError
@@ -39,7 +53,8 @@ from pipeline.ingest import (
     validate,
 )
 from pipeline.labels import ATTRIBUTES, PiiKind
-from pipeline.nlp.batch import NoteResult, process
+from pipeline.nlp.batch import NOTE_FIELDS, find_entries
+from pipeline.nlp.components import get_nlp
 from pipeline.nlp.redact import redact
 from pipeline.schema import ENTRIES_SCHEMA, ENTRY_METADATA_COLUMNS
 
@@ -52,6 +67,15 @@ _NAME_FIELDS = ("pop_forename", "pop_surname", "staff_name", "created_by")
 QUARANTINE_SCHEMA = pa.schema(
     [pa.field(c, pa.int64() if c == "source_row" else pa.string()) for c in QUARANTINE_COLUMNS]
 )
+#: The columns of a good row the nlp step and the entries table need.
+WORK_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys([*NOTE_FIELDS, *ENTRY_METADATA_COLUMNS, "source_file", "source_row"])
+)
+#: Inputs smaller than this (estimated rows) are prepared in this process whatever
+#: ``n_process`` says: starting workers would cost more than it saves.
+PARALLEL_MIN_ROWS = 20_000
+#: Rows per piece of work sent to a worker (a chunk is cut into pieces so workers share it).
+WORK_ROWS = 10_000
 
 
 @dataclass
@@ -107,26 +131,109 @@ def redact_quarantine(frame: pd.DataFrame) -> pd.DataFrame:
     return out[list(QUARANTINE_COLUMNS)]
 
 
-def _entries_frame(good: pd.DataFrame, results: Sequence[NoteResult]) -> pd.DataFrame:
-    keep = [i for i, r in enumerate(results) if r.is_oversight]
-    meta = good.iloc[keep][[*ENTRY_METADATA_COLUMNS, "source_file", "source_row"]]
-    meta = meta.reset_index(drop=True)
-    chosen = [results[i] for i in keep]
-    cols: dict[str, Any] = {
-        c: meta[c].astype(object).where(meta[c].notna(), None).tolist()
-        for c in ENTRY_METADATA_COLUMNS
+def _work_table(good: pd.DataFrame) -> pa.Table:
+    """The good rows' :data:`WORK_COLUMNS` as an Arrow table (no copy of the text)."""
+    table = pa.Table.from_pandas(good[list(WORK_COLUMNS)], preserve_index=False)
+    return table.replace_schema_metadata(None)
+
+
+def entries_table(rows: pa.Table, nlp: Language, batch_size: int) -> pa.Table:
+    """The entries (ENTRIES_SCHEMA) among validated rows given as an Arrow table of
+    :data:`WORK_COLUMNS`, in row order."""
+    cols = {c: rows.column(c).to_pylist() for c in NOTE_FIELDS}
+    found = find_entries(cols, nlp=nlp, batch_size=batch_size)
+    meta = rows.take(pa.array(found.rows, pa.int64()))
+    arrays: dict[str, pa.Array | pa.ChunkedArray] = {
+        c: meta.column(c).cast(pa.string()) for c in ENTRY_METADATA_COLUMNS
     }
-    cols["text"] = [r.redacted if r.redacted is not None else "" for r in chosen]
-    cols["n_blocks"] = [len(r.blocks) for r in chosen]
-    cols["n_pii"] = [len(r.pii_spans or ()) for r in chosen]
-    cols["oversight_reason"] = [r.oversight_reason for r in chosen]
-    cols["initiated_by"] = [r.initiated_by for r in chosen]
+    arrays["text"] = pa.array(found.text, pa.string())
+    arrays["n_blocks"] = pa.array(found.n_blocks, pa.int32())
+    arrays["n_pii"] = pa.array(found.n_pii, pa.int32())
+    arrays["oversight_reason"] = pa.array(found.oversight_reason, pa.string())
+    arrays["initiated_by"] = pa.array(found.initiated_by, pa.string())
     for a in ATTRIBUTES:
-        cols[a] = [bool(getattr(r, a)) for r in chosen]
-    cols["risk_factor_terms"] = [list(r.risk_factor_terms) for r in chosen]
-    cols["source_file"] = meta["source_file"].astype(str).tolist()
-    cols["source_row"] = meta["source_row"].astype("int64").tolist()
-    return pd.DataFrame(cols, columns=list(ENTRIES_SCHEMA.names))
+        arrays[a] = pa.array(found.attributes[a], pa.bool_())
+    arrays["risk_factor_terms"] = pa.array(found.risk_factor_terms, pa.list_(pa.string()))
+    arrays["source_file"] = meta.column("source_file").cast(pa.string())
+    arrays["source_row"] = meta.column("source_row").cast(pa.int64())
+    return pa.Table.from_arrays([arrays[c] for c in ENTRIES_SCHEMA.names], schema=ENTRIES_SCHEMA)
+
+
+def _to_ipc(table: pa.Table) -> pa.Buffer:
+    """An Arrow IPC stream: how tables travel to and from workers (a slice is sent as just its
+    rows, where pickling it would send the whole chunk)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _from_ipc(buffer: pa.Buffer | bytes) -> pa.Table:
+    return pa.ipc.open_stream(buffer).read_all()
+
+
+# -- workers ---------------------------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(batch_size: int) -> None:
+    # forked after the parent built the pipeline: get_nlp() returns the inherited one
+    _WORKER["nlp"] = get_nlp()
+    _WORKER["batch_size"] = batch_size
+    gc.freeze()  # the pipeline's objects are permanent: keep the collector off them
+
+
+def _worker_entries(payload: pa.Buffer | bytes) -> pa.Buffer:
+    rows = _from_ipc(payload)
+    return _to_ipc(entries_table(rows, _WORKER["nlp"], _WORKER["batch_size"]))
+
+
+def _estimated_rows(paths: Iterable[Path]) -> int:
+    """Roughly how many rows the inputs hold (Parquet: exactly, from its footer; other formats
+    from their size), to decide whether workers are worth starting."""
+    total = 0
+    for p in paths:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            try:
+                total += pq.read_metadata(p).num_rows
+                continue
+            except (pa.ArrowException, OSError):
+                pass
+        total += p.stat().st_size // 256
+    return total
+
+
+class _Workers:
+    """Worker processes that turn pieces of a chunk into entries tables, in order."""
+
+    def __init__(self, n_process: int, batch_size: int) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        # fork: the workers inherit the pipeline (and the imports) built here; elsewhere spawn
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self.pool = ctx.Pool(n_process, initializer=_worker_init, initargs=(batch_size,))
+        self.n_process = n_process
+
+    def submit(self, rows: pa.Table) -> list[Any]:
+        n = rows.num_rows
+        pieces = max(1, min(math.ceil(n / WORK_ROWS), 4 * self.n_process))
+        size = math.ceil(n / pieces) if n else 0
+        return [
+            self.pool.apply_async(_worker_entries, (_to_ipc(rows.slice(start, size)),))
+            for start in range(0, n, size or 1)
+        ]
+
+    @staticmethod
+    def collect(jobs: list[Any]) -> pa.Table:
+        tables = [_from_ipc(job.get()) for job in jobs]
+        return pa.concat_tables(tables) if tables else ENTRIES_SCHEMA.empty_table()
+
+    def close(self, *, ok: bool) -> None:
+        if ok:
+            self.pool.close()
+        else:
+            self.pool.terminate()
+        self.pool.join()
 
 
 class _AtomicParquet:
@@ -137,11 +244,11 @@ class _AtomicParquet:
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
 
-    def write(self, frame: pd.DataFrame) -> None:
-        if len(frame):
-            self.writer.write_table(
-                pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
-            )
+    def write(self, frame: pd.DataFrame | pa.Table) -> None:
+        if isinstance(frame, pd.DataFrame):
+            frame = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+        if frame.num_rows:
+            self.writer.write_table(frame)
 
     def commit(self) -> None:
         self.writer.close()
@@ -169,28 +276,56 @@ def prepare(
     out.mkdir(parents=True, exist_ok=True)
     summary = PrepareSummary(inputs=[str(p) for p in paths])
     state = IngestState(max_notes_chars=max_notes_chars)
+    start = time.perf_counter()
+    nlp = get_nlp()  # built before any worker is forked, so the workers inherit it
+    workers = (
+        _Workers(n_process, batch_size)
+        if n_process > 1 and _estimated_rows(paths) >= PARALLEL_MIN_ROWS
+        else None
+    )
     entries = _AtomicParquet(out / ENTRIES_FILE, ENTRIES_SCHEMA)
     quarantine = _AtomicParquet(out / QUARANTINE_FILE, QUARANTINE_SCHEMA)
     by_reason: Counter[str] = Counter()
-    start = time.perf_counter()
+    #: chunks whose entries are still being made: (jobs or table, good rows, rows in)
+    pending: deque[tuple[Any, int, int]] = deque()
+
+    def finish() -> None:
+        work, n_good, rows_in = pending.popleft()
+        table = work if isinstance(work, pa.Table) else _Workers.collect(work)
+        entries.write(table)
+        if table.num_rows:
+            counts = pc.value_counts(table.column("oversight_reason")).to_pylist()
+            by_reason.update({c["values"]: c["counts"] for c in counts})
+        summary.entries_out += table.num_rows
+        summary.non_oversight += n_good - table.num_rows
+        if progress:
+            progress(rows_in)
+
+    ok = False
     try:
         for chunk in iter_exports(paths, mapping=mapping, chunk_rows=chunk_rows):
             good, bad = validate(chunk, state=state)
-            quarantine.write(redact_quarantine(bad))
-            records = good.to_dict("records")
-            results = list(process(records, batch_size=batch_size, n_process=n_process))
-            frame = _entries_frame(good, results)
-            entries.write(frame)
-            by_reason.update(frame["oversight_reason"])
-            summary.entries_out += len(frame)
-            summary.non_oversight += len(good) - len(frame)
+            if len(bad):
+                quarantine.write(redact_quarantine(bad))
             summary.empty_notes += int(good["notes"].isna().sum())
-            if progress:
-                progress(chunk.rows_in)
+            rows = _work_table(good)
+            if workers is None:
+                pending.append((entries_table(rows, nlp, batch_size), len(good), chunk.rows_in))
+            else:
+                pending.append((workers.submit(rows), len(good), chunk.rows_in))
+            del good, bad, rows, chunk
+            while len(pending) > (1 if workers is not None else 0):
+                finish()
+        while pending:
+            finish()
+        ok = True
     except BaseException:
         entries.abort()
         quarantine.abort()
         raise
+    finally:
+        if workers is not None:
+            workers.close(ok=ok)
     counts = state.counts
     summary.rows_in = counts.rows_in
     summary.quarantined = counts.rows_quarantined
@@ -215,3 +350,15 @@ def prepare(
     tmp.write_text(json.dumps(asdict(summary), indent=2) + "\n", "utf-8")
     os.replace(tmp, out / SUMMARY_FILE)
     return summary
+
+
+def entries_frame(
+    good: pd.DataFrame, *, nlp: Language | None = None, batch_size: int = 512
+) -> pd.DataFrame:
+    """The entries (ENTRIES_SCHEMA columns) among validated rows, as a DataFrame in row order.
+
+    The one-chunk form of what :func:`prepare` does, for steps that score as they go (the local
+    and Spark scoring engines), so every engine detects, redacts and extracts the same way.
+    """
+    table = entries_table(_work_table(good), nlp or get_nlp(), batch_size)
+    return table.to_pandas(types_mapper=None)

@@ -29,8 +29,16 @@ from pipeline.errors import RulesError
 from pipeline.labels import Attribute, Initiator
 from pipeline.nlp.blocks import Block
 from pipeline.nlp.detect import OversightDetector, get_detector, words_of
-from pipeline.nlp.doctext import doc_text
-from pipeline.nlp.rules import GatedPattern, compile_pattern, load_rules, require
+from pipeline.nlp.doctext import doc_text, ext_get, ext_set
+from pipeline.nlp.rules import (
+    AnchoredPattern,
+    PatternBank,
+    compile_anchored,
+    compile_pattern,
+    load_rules,
+    require,
+    word_set,
+)
 
 RULES = "attribute_rules.yaml"
 _FLAGS = re.MULTILINE
@@ -87,7 +95,7 @@ class AttributeRules:
             raise RulesError("unknown initiator", path=RULES, key="initiator_order")
         self.order = {o: i for i, o in enumerate(order)}
         #: (initiator, weight, pattern) of each cue
-        self.initiator_cues: list[tuple[str, int, GatedPattern]] = []
+        self.initiator_cues: list[tuple[str, int, AnchoredPattern]] = []
         for ini, cues in require(rules, "initiator_cues", RULES, dict).items():
             if ini not in valid:
                 raise RulesError("unknown initiator", path=RULES, key=f"initiator_cues.{ini}")
@@ -95,7 +103,7 @@ class AttributeRules:
                 key = f"initiator_cues.{ini}[{i}]"
                 if not isinstance(cue, dict) or "pattern" not in cue:
                     raise RulesError("each cue needs a 'pattern'", path=RULES, key=key)
-                rx = GatedPattern(compile_pattern(cue["pattern"], RULES, key, _FLAGS))
+                rx = compile_anchored(cue["pattern"], RULES, key, _FLAGS)
                 self.initiator_cues.append((ini, int(cue.get("weight", 1)), rx))
         self.default_by_code = {
             str(k).upper(): str(v) for k, v in (rules.get("default_by_code") or {}).items()
@@ -105,9 +113,9 @@ class AttributeRules:
         self.sbar_min = int(rules.get("sbar_min_sections", 3))
         self.request_block_weight = int(rules.get("request_block_weight", 0))
 
-        def patterns(key: str) -> list[GatedPattern]:
+        def patterns(key: str) -> list[AnchoredPattern]:
             return [
-                GatedPattern(compile_pattern(p, RULES, f"{key}[{i}]", _FLAGS))
+                compile_anchored(p, RULES, f"{key}[{i}]", _FLAGS)
                 for i, p in enumerate(require(rules, key, RULES))
             ]
 
@@ -118,6 +126,15 @@ class AttributeRules:
         self.name_action = compile_pattern(
             str(rules.get("name_action", r"(?!x)x")), RULES, "name_action"
         )
+        #: all the cues in one bank each: the initiator's, and the attribute groups'
+        self._initiator_bank = PatternBank(rx for _, _, rx in self.initiator_cues)
+        self._groups = (
+            (Attribute.RATIONALE.value, self.rationale),
+            (Attribute.ACTION_OWNER.value, self.action_owner),
+            (Attribute.TIMESCALE.value, self.timescale),
+            (Attribute.RETROSPECTIVE.value, self.retrospective),
+        )
+        self._attribute_bank = PatternBank(rx for _, group in self._groups for rx in group)
         self.risk_terms = require(rules, "risk_terms", RULES)
         self.risk_acronyms = require(rules, "risk_acronyms", RULES)
         self.risk_analytic = frozenset(
@@ -132,15 +149,25 @@ class AttributeRules:
         if self.scope not in ("entry", "all"):
             raise RulesError("scope must be 'entry' or 'all'", path=RULES, key="scope")
 
-    def initiated_by(self, low: str, code: str | None = None, request_block: bool = False) -> str:
+    def initiated_by(
+        self,
+        low: str,
+        code: str | None = None,
+        request_block: bool = False,
+        words: set[str] | None = None,
+    ) -> str:
         """The initiator the cues point to (highest total weight; ties by ``initiator_order``).
         ``request_block``: the notes hold text by someone other than the entry's author (a PP's
-        request above the SPO's comment), worth ``request_block_weight`` to pp_request."""
+        request above the SPO's comment), worth ``request_block_weight`` to pp_request.
+        ``words``: ``word_set(low)`` when the caller has it."""
         scores: dict[str, int] = {}
         if request_block and self.request_block_weight:
             scores[Initiator.PP_REQUEST.value] = self.request_block_weight
-        for ini, weight, rx in self.initiator_cues:
-            if rx.search(low):
+        if words is None:
+            words = word_set(low)
+        hits = self._initiator_bank.found(low, words)
+        for (ini, weight, _rx), hit in zip(self.initiator_cues, hits, strict=True):
+            if hit:
                 scores[ini] = scores.get(ini, 0) + weight
         if not scores:
             c = code.strip().upper() if isinstance(code, str) else ""
@@ -148,24 +175,30 @@ class AttributeRules:
         return max(scores, key=lambda k: (scores[k], -self.order.get(k, 99)))
 
     def text_attributes(
-        self, low: str, person_spans: Iterable[tuple[int, int]] = (), original: str | None = None
+        self,
+        low: str,
+        person_spans: Iterable[tuple[int, int]] = (),
+        original: str | None = None,
+        words: set[str] | None = None,
     ) -> dict[str, bool]:
         """The regex attributes of a lower-cased entry text. ``person_spans`` (offsets into the
-        same text) let a named person own an action ("Jade to refer ...")."""
-
-        def any_of(rxs: list[GatedPattern]) -> bool:
-            return any(rx.search(low) for rx in rxs)
-
-        action = any_of(self.action_owner) or any(
-            self.name_action.match(low, e) for _, e in person_spans
-        )
+        same text) let a named person own an action ("Jade to refer ..."). ``words``:
+        ``word_set(low)`` when the caller has it."""
+        if words is None:
+            words = word_set(low)
+        hits = iter(self._attribute_bank.found(low, words))
+        found = {name: any([next(hits) for _ in group]) for name, group in self._groups}
+        if not found[Attribute.ACTION_OWNER.value]:
+            found[Attribute.ACTION_OWNER.value] = any(
+                self.name_action.match(low, e) for _, e in person_spans
+            )
         return {
             Attribute.SBAR.value: len(self.detector.sbar_sections(low, words_of(low)))
             >= self.sbar_min,
-            Attribute.RATIONALE.value: any_of(self.rationale),
-            Attribute.ACTION_OWNER.value: bool(action),
-            Attribute.TIMESCALE.value: any_of(self.timescale),
-            Attribute.RETROSPECTIVE.value: any_of(self.retrospective),
+            Attribute.RATIONALE.value: found[Attribute.RATIONALE.value],
+            Attribute.ACTION_OWNER.value: found[Attribute.ACTION_OWNER.value],
+            Attribute.TIMESCALE.value: found[Attribute.TIMESCALE.value],
+            Attribute.RETROSPECTIVE.value: found[Attribute.RETROSPECTIVE.value],
         }
 
 
@@ -195,49 +228,62 @@ class AttributesComponent:
         return self.rules.risk_context.search(sentence) is not None
 
     def __call__(self, doc: Doc) -> Doc:
-        ext = doc._
-        if not ext.is_oversight:
-            ext.initiated_by = None
+        if not ext_get(doc, "is_oversight"):
+            ext_set(doc, "initiated_by", None)
             for a in Attribute:
-                ext.set(a.value, False)
-            ext.risk_factor_terms = []
+                ext_set(doc, a.value, False)
+            ext_set(doc, "risk_factor_terms", [])
             return doc
         text = doc_text(doc)
-        ctx = ext.context or {}
+        ctx = ext_get(doc, "context") or {}
         if self.scope == "entry":
-            ranges = entry_ranges(text, ext.blocks or [], ctx, self.rules.detector)
+            ranges = entry_ranges(text, ext_get(doc, "blocks") or [], ctx, self.rules.detector)
         else:
             ranges = [(0, len(text))]
-        low = "\n".join(text[s:e] for s, e in ranges).lower()
+        whole = ranges == [(0, len(text))]
+        text_low = text.lower()
+        # offsets into text index text_low too, unless a letter's lower case is longer
+        text_low_at = text_low if len(text_low) == len(text) else None
+        low = text_low if whole else "\n".join(text[s:e] for s, e in ranges).lower()
+        words = word_set(low)
         # offsets of PERSON spans inside the joined entry text
         persons: list[tuple[int, int]] = []
-        spans = ext.pii_spans or ()
+        spans = ext_get(doc, "pii_spans") or ()
         base = 0
         for s, e in ranges:
             for ps, pe, kind in spans:
                 if kind == "PERSON" and s <= ps and pe <= e:
                     persons.append((ps - s + base, pe - s + base))
             base += e - s + 1
-        for name, value in self.rules.text_attributes(low, persons).items():
-            ext.set(name, value)
+        for name, value in self.rules.text_attributes(low, persons, words=words).items():
+            ext_set(doc, name, value)
         terms: set[str] = set()
         for matcher in (self.lower_matcher, self.exact_matcher):
             for _, start, end in matcher(doc):
-                span = doc[start:end]
-                s_char, e_char = span.start_char, span.end_char
+                s_char = doc[start].idx
+                last = doc[end - 1]
+                e_char = last.idx + len(last)
                 if not any(s <= s_char and e_char <= e for s, e in ranges):
                     continue
-                term = text[s_char:e_char].lower()
+                term = (
+                    text_low_at[s_char:e_char]
+                    if text_low_at is not None
+                    else text[s_char:e_char].lower()
+                )
                 if term in self.rules.risk_analytic or self._in_risk_context(text, s_char, e_char):
                     terms.add(term)
-        ext.risk_factor_terms = sorted(terms)
-        ext.set(Attribute.RISK_FACTORS.value, bool(terms))
+        ext_set(doc, "risk_factor_terms", sorted(terms))
+        ext_set(doc, Attribute.RISK_FACTORS.value, bool(terms))
         # who started it is often said outside the entry: the PP's request above the SPO's
         # comment ("SPO, please could you review"), so the initiator reads the whole notes
-        whole = ranges == [(0, len(text))]
-        ext.initiated_by = self.rules.initiated_by(
-            low if whole else text.lower(),
-            ctx.get("contact_type_code"),
-            request_block=not whole and _has_other_text(text, ranges),
+        ext_set(
+            doc,
+            "initiated_by",
+            self.rules.initiated_by(
+                low if whole else text_low,
+                ctx.get("contact_type_code"),
+                request_block=not whole and _has_other_text(text, ranges),
+                words=words if whole else None,
+            ),
         )
         return doc

@@ -12,7 +12,7 @@ text that must be stored can be.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from itertools import islice
 from typing import Any
@@ -25,7 +25,7 @@ from pipeline.labels import ATTRIBUTES
 from pipeline.nlp.blocks import Block, split_blocks
 from pipeline.nlp.components import CONTEXT_FIELDS, get_nlp, known_names
 from pipeline.nlp.detect import Detection, OversightDetector, get_detector
-from pipeline.nlp.doctext import seed_text
+from pipeline.nlp.doctext import PRESET_DECISION, ext_get, ext_set, seed_text
 from pipeline.nlp.redact import Redactor, get_redactor
 from pipeline.nlp.textutil import parse_iso_date
 
@@ -163,25 +163,25 @@ def result_from_doc(
 ) -> NoteResult:
     """Turn a processed Doc into a NoteResult (``det``: the decision to use when the pipeline
     has no ``oversight_detector``)."""
-    ext = doc._
-    ctx = ext.context or {}
+    ctx = ext_get(doc, "context") or {}
     created_by = rec.created_by if rec is not None else ctx.get("created_by")
-    if ext.is_oversight is None and det is not None:
-        ext.is_oversight, ext.oversight_reason = det.is_oversight, det.reason
-        ext.oversight_evidence = det.evidence
-    oversight = bool(ext.is_oversight)
-    attrs = {a: bool(ext.get(a)) for a in ATTRIBUTES} if oversight else {}
-    spans = ext.pii_spans
+    if ext_get(doc, "is_oversight") is None and det is not None:
+        ext_set(doc, "is_oversight", det.is_oversight)
+        ext_set(doc, "oversight_reason", det.reason)
+        ext_set(doc, "oversight_evidence", det.evidence)
+    oversight = bool(ext_get(doc, "is_oversight"))
+    attrs = {a: bool(ext_get(doc, a)) for a in ATTRIBUTES} if oversight else {}
+    spans = ext_get(doc, "pii_spans")
     return NoteResult(
         contact_id=rec.contact_id if rec is not None else ctx.get("contact_id"),
         is_oversight=oversight,
-        oversight_reason=ext.oversight_reason or "none",
-        oversight_evidence=ext.oversight_evidence or "",
-        redacted=ext.redacted,
+        oversight_reason=ext_get(doc, "oversight_reason") or "none",
+        oversight_evidence=ext_get(doc, "oversight_evidence") or "",
+        redacted=ext_get(doc, "redacted"),
         pii_spans=tuple(tuple(s) for s in spans) if spans is not None else None,
-        blocks=_block_infos(ext.blocks or [], created_by),
-        initiated_by=ext.initiated_by if oversight else None,
-        risk_factor_terms=tuple(ext.risk_factor_terms or ()) if oversight else (),
+        blocks=_block_infos(ext_get(doc, "blocks") or [], created_by),
+        initiated_by=ext_get(doc, "initiated_by") if oversight else None,
+        risk_factor_terms=tuple(ext_get(doc, "risk_factor_terms") or ()) if oversight else (),
         **attrs,
     )
 
@@ -207,39 +207,131 @@ def _pipe_components(nlp: Language) -> tuple[OversightDetector, Redactor]:
     return det, red
 
 
+#: The export columns the nlp step reads (a NoteRecord's fields).
+NOTE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(NoteRecord))
+
+
+def _decide_all(
+    detector: OversightDetector, cols: Mapping[str, Sequence[Any]], n: int
+) -> list[Detection]:
+    """The detector's decision for every row of column lists (the fields of NoteRecord)."""
+    none = [None] * n
+    notes = cols.get("notes") or none
+    code = cols.get("contact_type_code") or none
+    system = cols.get("system_generated") or none
+    outcome = cols.get("outcome_code") or none
+    grade = cols.get("staff_grade") or none
+    staff = cols.get("staff_name") or none
+    created = cols.get("created_by") or none
+    decide = detector.decide
+    return [
+        decide(
+            notes[i] or "",
+            code=code[i],
+            system_generated=system[i],
+            outcome_code=outcome[i],
+            staff_grade=grade[i],
+            staff_name=staff[i],
+            created_by=created[i],
+        )
+        for i in range(n)
+    ]
+
+
+def _pipe_oversight(
+    nlp: Language,
+    cols: Mapping[str, Sequence[Any]],
+    rows: Sequence[int],
+    decisions: Sequence[Detection],
+    batch_size: int,
+) -> Iterator[Doc]:
+    """Run the pipeline over the given (oversight) rows; Docs come back in order. Each Doc
+    carries its decision, so the detector component does not decide again."""
+    none = [None] * (max(rows) + 1 if rows else 0)
+    columns = {f: cols.get(f) or none for f in CONTEXT_FIELDS}
+    notes = cols.get("notes") or none
+
+    def docs() -> Iterator[tuple[Doc, dict[str, Any]]]:
+        for i, det in zip(rows, decisions, strict=True):
+            text = notes[i] or ""
+            doc = nlp.make_doc(text)
+            seed_text(doc, text)
+            doc.user_data[PRESET_DECISION] = (det.is_oversight, det.reason, det.evidence)
+            yield doc, {f: c[i] for f, c in columns.items()}
+
+    for doc, _ctx in nlp.pipe(docs(), as_tuples=True, batch_size=batch_size):
+        doc.user_data.pop(PRESET_DECISION, None)  # a pipeline without the detector
+        yield doc
+
+
 def _process_chunk(
     chunk: list[Any], nlp: Language, batch_size: int, redact_all: bool
 ) -> list[NoteResult]:
     detector, redactor = _pipe_components(nlp)
-    results: list[NoteResult | None] = [None] * len(chunk)
-    todo: list[tuple[int, NoteRecord, Detection]] = []
-    for i, raw in enumerate(chunk):
-        rec = as_record(raw)
-        text = rec.notes or ""
-        blocks = split_blocks(text)
-        det = detector.decide(
-            text,
-            code=rec.contact_type_code,
-            system_generated=rec.system_generated,
-            outcome_code=rec.outcome_code,
-            staff_grade=rec.staff_grade,
-            staff_name=rec.staff_name,
-            created_by=rec.created_by,
-            blocks=blocks,
-        )
-        if det.is_oversight:
-            todo.append((i, rec, det))
-        else:
+    records = [as_record(raw) for raw in chunk]
+    cols = {f: [getattr(r, f) for r in records] for f in NOTE_FIELDS}
+    decisions = _decide_all(detector, cols, len(records))
+    results: list[NoteResult | None] = [None] * len(records)
+    todo = [i for i, d in enumerate(decisions) if d.is_oversight]
+    for i, det in enumerate(decisions):
+        if not det.is_oversight:
+            rec = records[i]
+            blocks = split_blocks(rec.notes or "")
             results[i] = _plain_result(rec, det, blocks, redactor if redact_all else None)
     if todo:
-        docs = nlp.pipe(
-            ((_make_doc(nlp, rec.notes or ""), rec.context()) for _, rec, _ in todo),
-            as_tuples=True,
-            batch_size=batch_size,
-        )
-        for (i, rec, det), (doc, _ctx) in zip(todo, docs, strict=True):
-            results[i] = result_from_doc(doc, rec, det)
+        docs = _pipe_oversight(nlp, cols, todo, [decisions[i] for i in todo], batch_size)
+        for i, doc in zip(todo, docs, strict=True):
+            results[i] = result_from_doc(doc, records[i], decisions[i])
     return results  # type: ignore[return-value]
+
+
+@dataclass(slots=True)
+class Entries:
+    """The management-oversight contacts among a batch of rows, as plain columns: what
+    ``prepare`` writes. ``rows`` are the positions of those contacts in the batch; every other
+    list runs parallel to it. Texts are redacted."""
+
+    rows: list[int]
+    text: list[str]
+    n_blocks: list[int]
+    n_pii: list[int]
+    oversight_reason: list[str]
+    initiated_by: list[str | None]
+    attributes: dict[str, list[bool]]
+    risk_factor_terms: list[list[str]]
+
+
+def find_entries(
+    cols: Mapping[str, Sequence[str | None]],
+    *,
+    nlp: Language | None = None,
+    batch_size: int = 256,
+) -> Entries:
+    """The oversight contacts of a batch given as column lists (keys: :data:`NOTE_FIELDS`, values
+    str or None; absent columns count as empty), with their redacted text and attributes.
+
+    Every row is decided cheaply (code tables, then the detector on the raw text); only the
+    oversight rows are tokenised and run through the pipeline. The decision, redaction and
+    attributes are those :func:`process` gives the same rows.
+    """
+    nlp = nlp or get_nlp()
+    detector, _ = _pipe_components(nlp)
+    n = max((len(c) for c in cols.values()), default=0)
+    decisions = _decide_all(detector, cols, n)
+    rows = [i for i, d in enumerate(decisions) if d.is_oversight]
+    chosen = [decisions[i] for i in rows]
+    out = Entries(rows, [], [], [], [d.reason for d in chosen], [], {a: [] for a in ATTRIBUTES}, [])
+    attrs = [(a, out.attributes[a]) for a in ATTRIBUTES]
+    for doc in _pipe_oversight(nlp, cols, rows, chosen, batch_size):
+        redacted = ext_get(doc, "redacted")
+        out.text.append(redacted if redacted is not None else "")
+        out.n_blocks.append(len(ext_get(doc, "blocks") or ()))
+        out.n_pii.append(len(ext_get(doc, "pii_spans") or ()))
+        out.initiated_by.append(ext_get(doc, "initiated_by"))
+        for a, values in attrs:
+            values.append(bool(ext_get(doc, a)))
+        out.risk_factor_terms.append(list(ext_get(doc, "risk_factor_terms") or ()))
+    return out
 
 
 # -- multiprocessing: each worker builds its own pipeline from a config ---------------------------

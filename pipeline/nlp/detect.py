@@ -214,7 +214,7 @@ class OversightDetector:
             return Detection(True, REASON_TEXT, "sbar")
         if weak_possible:
             if blocks is None:
-                blocks = split_blocks(text) if "added by" in low else []
+                blocks = split_blocks(text)
             why = self.manager_context(staff_grade, created_by, staff_name, blocks)
             if why and (hit := self._first_hit(low, words, self.weak, neg)):
                 return Detection(True, REASON_TEXT, f"{hit}+{why}")

@@ -23,10 +23,12 @@ redacting a redacted text changes nothing (placeholders are never matched again)
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from datetime import date
 from functools import cache
+from itertools import accumulate, compress
+from operator import itemgetter, or_
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -36,7 +38,7 @@ from pipeline.nlp.rules import load_rules, require, word_alternation
 from pipeline.nlp.textutil import CAPWORD, DATE, MONTH_ALT, WORD_RE, parse_date
 
 Span = tuple[int, int, str]
-_Tokens = tuple[list[int], list[int], list[str], list[str]]
+_Tokens = tuple[list[int], list[int], list[str], list[str], list[str]]
 
 _PERSON = PiiKind.PERSON.value
 _ADDRESS = PiiKind.ADDRESS.value
@@ -110,6 +112,40 @@ _PUNCT_JOIN = re.compile(r"[ \t]*[,:\-–][ \t]*$")
 _CONJUNCTION = re.compile(r"[ \t]*[+&/][ \t]*")
 #: "NAME (aged 4)" - a person whatever the name
 _AGED = re.compile(r"[ \t]*\((?i:aged?)[ \t]*\d{1,3}")
+#: ``WORD_RE`` as a splitter: words at the odd places, the text between them at the even ones
+_WORD_SPLIT = re.compile(f"({WORD_RE.pattern})")
+#: the same on an ASCII text, where ``[^\W\d_]`` is ``[A-Za-z]`` (a cheaper class to test)
+_WORD_SPLIT_ASCII = re.compile(r"([A-Za-z]+(?:['’\-][A-Za-z]+)*)")
+_FIRST_CHAR = itemgetter(slice(0, 1))
+_LAST_CHAR = itemgetter(slice(-1, None))
+
+
+class _Adjacent(dict):
+    """gap -> whether it only separates two words of one name (1-3 spaces or tabs); a cache,
+    so that ``map(_ADJACENT.__getitem__, gaps)`` runs in C for the common gaps."""
+
+    def __missing__(self, gap: str) -> bool:
+        value = 0 < len(gap) <= 3 and not gap.strip(" \t")
+        if len(self) < 4096:
+            self[gap] = value
+        return value
+
+
+_ADJACENT = _Adjacent()
+
+
+def _brackets_after(text: str, ends: list[int], gaps: list[str]) -> list[int]:
+    """Indices of the words whose following gap holds a "(" in its first four characters."""
+    if "(" not in text:
+        return []
+    found: list[int] = []
+    p = text.find("(")
+    while p >= 0:
+        i = bisect_right(ends, p) - 1
+        if i >= 0 and p - ends[i] < min(4, len(gaps[i])) and (not found or found[-1] != i):
+            found.append(i)
+        p = text.find("(", p + 1)
+    return found
 
 
 def _norm(word: str) -> str:
@@ -147,6 +183,7 @@ class Redactor:
         ranks = [p.split()[-1] for p in words(rules, "police_ranks", rname)]
         self.titles = frozenset(titles)
         self.ranks = frozenset(ranks)
+        self._title_words = self.titles | self.ranks
         #: abbreviations (two capitals or more, e.g. PP, RoSH): never names, even from columns
         self.acronyms = frozenset(
             _norm(w) for w in [*domain, *ranks] if sum(c.isupper() for c in w) >= 2
@@ -163,6 +200,7 @@ class Redactor:
                 cue_words.update(parts)
         for rest in self.cues.values():
             rest.sort(key=lambda r: len(r[0]), reverse=True)
+        self._cue_keys = frozenset(self.cues)
         self.joiners: dict[str, list[tuple[str, ...]]] = {}
         for phrase in words(rules, "cue_joiners", rname):
             parts = tuple(_norm(p) for p in phrase.split())
@@ -230,7 +268,10 @@ class Redactor:
         self._dob_before = re.compile(
             rf"(?i:{word_alternation(before)})[ \t]*[:\-–]?[ \t]*(?:(?i:is|was|of|on|in)[ \t]+)?\(?[ \t]*$"
         )
-        self._dob_after = re.compile(rf"[ \t]*[(\[]?[ \t]*(?i:{word_alternation(after)})")
+        # not the [DOB] placeholder itself: redacting a redacted text must change nothing
+        self._dob_after = re.compile(
+            rf"[ \t]*(?:\(|\[(?!{_DOB}\]))?[ \t]*(?i:{word_alternation(after)})"
+        )
         self._born_year = re.compile(
             r"(?i:\bborn)[ \t]+(?:(?i:in)[ \t]+)?(?P<date>(?:19|20)\d{2})(?![\d/])"
         )
@@ -275,18 +316,31 @@ class Redactor:
 
     def _names(self, text: str, toks: _Tokens, known: frozenset[str]) -> list[Span]:
         """PERSON spans by word look-ups: known names, gazetteers, cues and neighbours."""
-        starts, ends, words, norms = toks
+        starts, ends, words, norms, gaps = toks
         k = len(starts)
         if not k:
             return []
-        gaps = [text[ends[i] : starts[i + 1]] for i in range(k - 1)]
-        gaps.append(text[ends[-1] :])
-        adj = [0 < len(g) <= 3 and not g.strip(" \t") for g in gaps]
+        # Every rule below needs a capitalised word, a known name or a cue word, so only those
+        # tokens are visited (in order: the rules read the verdicts on earlier tokens); the
+        # per-token lists are built by C-level maps, not Python loops.
+        adj = list(map(_ADJACENT.__getitem__, gaps))
         acronyms, blocked, first, sur = self.acronyms, self.blocked, self.first, self.surnames
-        cap = [
-            bool(w) and w[0].isupper() and n not in acronyms
-            for w, n in zip(words, norms, strict=True)
-        ]
+        upper = list(compress(range(k), map(str.isupper, map(_FIRST_CHAR, words))))
+        cap = [False] * k
+        for i in upper:
+            if norms[i] not in acronyms:
+                cap[i] = True
+        caps = [i for i in upper if cap[i]]
+        present = set(norms)
+        marked = present & known
+        cue_words = present & self._cue_keys
+        visit = set(upper)
+        if marked or cue_words:
+            hot = marked | cue_words
+            visit.update(i for i, n in enumerate(norms) if n in hot)
+        titled = self._title_words.intersection(words)
+        if titled:
+            visit.update(i for i, w in enumerate(words) if w in titled)
         is_name = [False] * k
 
         def gazetteer(i: int) -> bool:
@@ -360,7 +414,7 @@ class Redactor:
                 )
             return False
 
-        for i in range(k):
+        for i in sorted(visit):
             w, n = words[i], norms[i]
             if not w:
                 continue
@@ -415,7 +469,7 @@ class Redactor:
                 take(j, lenient=False, strict=strict)
 
         # a name followed by a bracketed role: "Jane Smith (PP)"
-        for i in range(k):
+        for i in _brackets_after(text, ends, gaps):
             if "(" in gaps[i][:4] and (
                 self._bracket_tail.match(text, ends[i]) or _AGED.match(text, ends[i])
             ):
@@ -429,8 +483,8 @@ class Redactor:
 
         # neighbours: a first name takes the capitalised word after it; a surname (or known
         # name) takes the capitalised word before it; particles join the words beside them.
-        for i in range(k - 1):
-            if not adj[i] or not cap[i]:
+        for i in caps:
+            if i >= k - 1 or not adj[i]:
                 continue
             if (
                 is_name[i]
@@ -450,8 +504,8 @@ class Redactor:
                 is_name[i] = is_name[i + 1] = True
             elif is_name[i] and n in known:
                 is_name[i + 1] = True
-        for i in range(k - 2, -1, -1):
-            if is_name[i] or not cap[i]:
+        for i in reversed(caps):
+            if i > k - 2 or is_name[i]:
                 continue
             n = norms[i]
             if is_name[i + 1] and adj[i]:
@@ -474,42 +528,56 @@ class Redactor:
                 )
             ):
                 is_name[i] = True  # "Mark + Lucy", "Grace and Finn"
-        return [(starts[i], ends[i], _PERSON) for i in range(k) if is_name[i]]
+        return [(starts[i], ends[i], _PERSON) for i in compress(range(k), is_name)]
 
     # -- all kinds --------------------------------------------------------------------------
 
     @staticmethod
     def _tokens(text: str, masked: list[tuple[int, int]]) -> _Tokens:
-        """Words as parallel lists (starts, ends, words, normalised words); a possessive 's is
-        cut off; words glued to digits ("CF18", "MO1") or inside a placeholder become empty
-        barrier tokens. Built with comprehensions: this runs on every redacted text."""
-        low = text.lower().replace("’", "'")
-        ms = list(WORD_RE.finditer(text))
-        starts = [m.start() for m in ms]
-        ends = [m.end() for m in ms]
-        words = [m.group() for m in ms]
-        if len(low) == len(text):
-            norms = [low[s:e] for s, e in zip(starts, ends, strict=True)]
+        """Words as parallel lists (starts, ends, words, normalised words, and the gap after
+        each word up to the next one); a possessive 's is cut off (into the gap); words glued to
+        digits ("CF18", "MO1") or inside a placeholder become empty barrier tokens.
+
+        This runs on every redacted text, so the lists come from one ``re.split`` and C-level
+        maps: Python code runs only for the few words that need changing."""
+        ascii_text = text.isascii()
+        parts = (_WORD_SPLIT_ASCII if ascii_text else _WORD_SPLIT).split(text)
+        words = parts[1::2]
+        k = len(words)
+        offsets = list(accumulate(map(len, parts)))
+        starts = offsets[0:-1:2]
+        ends = offsets[1::2]
+        if ascii_text:  # lower-casing ASCII is per character: lower the words in one go
+            norms = "\x00".join(words).lower().split("\x00") if k else []
         else:
-            norms = [_norm(w) for w in words]
-        if _HAS_DIGIT.search(text):
-            n_text = len(text)
-            for i in [
-                i
-                for i, (s, e) in enumerate(zip(starts, ends, strict=True))
-                if (s and text[s - 1].isdigit()) or (e < n_text and text[e].isdigit())
-            ]:
+            low = text.lower().replace("’", "'")
+            if len(low) == len(text):
+                norms = [low[s:e] for s, e in zip(starts, ends, strict=True)]
+            else:
+                norms = [_norm(w) for w in words]
+        gaps = parts[2::2]
+        if k and _HAS_DIGIT.search(text):
+            # a digit just before or after the word: the last character of the text before it,
+            # the first of the text after it
+            glued = map(
+                or_,
+                map(str.isdigit, map(_LAST_CHAR, parts[0:-1:2])),
+                map(str.isdigit, map(_FIRST_CHAR, gaps)),
+            )
+            for i in compress(range(k), glued):
                 words[i] = norms[i] = ""
         for ms_, me_ in masked:
-            for i in range(bisect_left(ends, ms_ + 1), len(starts)):
+            for i in range(bisect_left(ends, ms_ + 1), k):
                 if starts[i] >= me_:
                     break
                 words[i] = norms[i] = ""
-        for i in [i for i, n in enumerate(norms) if n[-2:] == "'s" and len(n) > 3]:
-            words[i] = words[i][:-2]
-            norms[i] = norms[i][:-2]
-            ends[i] -= 2
-        return starts, ends, words, norms
+        if "'" in text or "’" in text:
+            for i in [i for i, n in enumerate(norms) if n[-2:] == "'s" and len(n) > 3]:
+                words[i] = words[i][:-2]
+                norms[i] = norms[i][:-2]
+                ends[i] -= 2
+                gaps[i] = text[ends[i] : ends[i] + 2] + gaps[i]
+        return starts, ends, words, norms, gaps
 
     def find(
         self,

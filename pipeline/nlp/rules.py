@@ -485,3 +485,93 @@ class AnchoredPattern:
             if m is not None:
                 yield m
                 end = m.end() if m.end() > p else p + 1
+
+
+def compile_anchored(pattern: str, name: str, key: str, flags: int = 0) -> AnchoredPattern:
+    """:func:`compile_pattern`'s checks, then an :class:`AnchoredPattern`."""
+    compile_pattern(pattern, name, key, flags)
+    return AnchoredPattern(pattern, flags)
+
+
+class PatternBank:
+    """Several :class:`AnchoredPattern` run over the same text for yes/no answers: the text's
+    words are looked up against all their whole-word literals at once (one set intersection),
+    so the cost grows with the words the text holds, not with the number of literals."""
+
+    __slots__ = (
+        "_exact",
+        "_keys",
+        "_matchers",
+        "_needles",
+        "_others",
+        "_prefix",
+        "_unanchored",
+        "size",
+    )
+
+    def __init__(self, patterns: Iterable[AnchoredPattern]) -> None:
+        exact: dict[str, list[tuple[int, str]]] = {}
+        prefix: list[tuple[str, int]] = []
+        matchers: dict[int, Any] = {}
+        #: substrings one of which every match holds (GatedPattern's): checked before any match
+        needles: dict[int, tuple[str, ...] | None] = {}
+        unanchored: list[tuple[int, GatedPattern]] = []
+        others: list[tuple[int, GatedPattern]] = []
+        n = 0
+        for i, ap in enumerate(patterns):
+            n = i + 1
+            anchored = ap
+            if ap.split is not None:
+                anchored, rest = ap.split
+                others.append((i, rest))
+            elif ap.anchors is None:
+                unanchored.append((i, ap.gated))  # type: ignore[arg-type]
+                continue
+            matchers[i] = anchored.pattern.match
+            needles[i] = GatedPattern(anchored.pattern).needles
+            for lit, word in anchored.anchors:  # type: ignore[union-attr]
+                if word is not None:
+                    exact.setdefault(word, []).append((i, lit))
+                else:
+                    prefix.append((lit, i))
+        self.size = n
+        self._exact, self._keys, self._prefix = exact, frozenset(exact), prefix
+        self._matchers, self._unanchored, self._others = matchers, unanchored, others
+        self._needles = needles
+
+    def found(self, low: str, words: set[str] | frozenset[str]) -> list[bool]:
+        """For each pattern, whether it matches anywhere in ``low`` (``words``: its word_set)."""
+        # the patterns whose opening literals the text holds, with those literals
+        cands: dict[int, list[str]] = {}
+        for word in self._keys & words:
+            for i, lit in self._exact[word]:
+                cands.setdefault(i, []).append(lit)
+        for lit, i in self._prefix:
+            if lit in low:
+                cands.setdefault(i, []).append(lit)
+        out = [False] * self.size
+        find = low.find
+        for i, lits in cands.items():
+            needles = self._needles[i]
+            if needles is not None:
+                for n in needles:
+                    if n in low:
+                        break
+                else:
+                    continue
+            match = self._matchers[i]
+            for lit in lits:
+                p = find(lit)
+                while p >= 0:
+                    if match(low, p) is not None:
+                        out[i] = True
+                        break
+                    p = find(lit, p + 1)
+                if out[i]:
+                    break
+        for i, gated in self._unanchored:
+            out[i] = gated.search(low) is not None
+        for i, gated in self._others:
+            if not out[i]:
+                out[i] = gated.search(low) is not None
+        return out

@@ -50,8 +50,7 @@ from pipeline.ingest import (
     iter_exports,
     validate,
 )
-from pipeline.nlp.batch import process
-from pipeline.prepare import QUARANTINE_SCHEMA, _entries_frame, redact_quarantine
+from pipeline.prepare import QUARANTINE_SCHEMA, entries_frame, redact_quarantine
 from pipeline.schema import ENTRIES_SCHEMA
 
 FORMATS = ("parquet", "csv")
@@ -382,7 +381,6 @@ def score(
     progress: Callable[[int], None] | None = None,
     explain: bool = True,
     max_notes_chars: int = DEFAULT_MAX_NOTES_CHARS,
-    n_process: int = 1,
     batch_size: int = 512,
     tracking_uri: str | None = None,
 ) -> ScoreSummary:
@@ -455,9 +453,7 @@ def score(
                 stats = prior
                 summary.chunks_resumed += 1
             else:
-                records = good.to_dict("records")
-                results = list(process(records, batch_size=batch_size, n_process=n_process))
-                entries = _entries_frame(good, results)
+                entries = entries_frame(good, batch_size=batch_size)
                 scored = scorer(entries)
                 _atomic_table(
                     scored_part,
