@@ -123,6 +123,27 @@ def make_frame(
     return pd.DataFrame(data, columns=list(CHUNK_COLUMNS))
 
 
+def make_frame_arrow(
+    columns: Mapping[str, pa.Array], *, source_file: str, source_rows: Sequence[int]
+) -> pd.DataFrame:
+    """:func:`make_frame` from Arrow string arrays (blanks become missing here too)."""
+    n = len(source_rows)
+    missing = pd.array([None] * n, dtype=STRING)
+    data = {
+        c: _arrow_text_array(columns[c]) if c in columns else missing for c in EXPORT_COLUMNS
+    }
+    data["source_file"] = pd.array([source_file] * n, dtype=STRING)
+    data["source_row"] = pd.array(source_rows, dtype="int64")
+    return pd.DataFrame(data, columns=list(CHUNK_COLUMNS))
+
+
+def _arrow_text_array(array: pa.Array) -> pd.api.extensions.ExtensionArray:
+    if array.type != pa.large_string():
+        array = array.cast(pa.large_string())
+    array = pc.if_else(pc.equal(array, ""), _NULL, array)
+    return pd.array(array, dtype=STRING)
+
+
 def make_quarantine(rows: Sequence[Mapping[str, object]]) -> pd.DataFrame:
     """A quarantine frame from row dicts (keys from :data:`QUARANTINE_COLUMNS`, others absent)."""
     data = {

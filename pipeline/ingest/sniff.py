@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -55,14 +56,39 @@ def sniff_encoding(path: str | Path) -> str:
     bytes are quarantined by the reader. Otherwise cp1252, the Excel default. (Bytes undefined
     even in cp1252 then quarantine their rows, so nothing is guessed twice.)
     """
+    return _scan(path, stop_early=True).encoding
+
+
+@dataclass(frozen=True, slots=True)
+class TextScan:
+    """What one pass over a text file found: the encoding to read it with (see
+    :func:`sniff_encoding`), and whether it is UTF-8 (with or without a BOM) throughout, with
+    no undecodable byte and no NUL character (``clean_utf8``)."""
+
+    encoding: str
+    clean_utf8: bool
+
+
+def scan_text(path: str | Path) -> TextScan:
+    """:func:`sniff_encoding` plus whether the whole file is clean UTF-8 (one pass over it)."""
+    return _scan(path, stop_early=False)
+
+
+def _scan(path: str | Path, *, stop_early: bool) -> TextScan:
     with open(path, "rb") as f:
         head = f.read(4)
         for bom, encoding in _BOMS:
             if head.startswith(bom):
-                return encoding
-        f.seek(0)
+                if stop_early or encoding != "utf-8-sig":
+                    return TextScan(encoding, False)
+                f.seek(len(bom))
+                break
+        else:
+            encoding = ""
+            f.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
         invalid = extra_bytes = 0
+        nul = False
         final = False
         while not final:
             block = f.read(_BLOCK)
@@ -73,13 +99,31 @@ def sniff_encoding(path: str | Path) -> str:
             # without a pass over every character in Python (exact over the whole file, even
             # when a character straddles two blocks).
             extra_bytes += len(block) - len(text)
-            if not text.isascii() and _ESCAPED.search(text):
+            nul = nul or "\x00" in text
+            if not text.isascii() and _has_escaped(text):
                 invalid += len(_ESCAPED.findall(text))
-                if invalid >= _DECISIVE and invalid > 10 * extra_bytes:
-                    return "cp1252"  # plainly not UTF-8: no need to read the rest
+                if (
+                    stop_early
+                    and not encoding
+                    and invalid >= _DECISIVE
+                    and invalid > 10 * extra_bytes
+                ):
+                    return TextScan("cp1252", False)  # plainly not UTF-8: no need to read on
+    if encoding:  # utf-8-sig, from the BOM
+        return TextScan(encoding, invalid == 0 and not nul)
     if invalid == 0 or extra_bytes > invalid:
-        return "utf-8"
-    return "cp1252"
+        return TextScan("utf-8", invalid == 0 and not nul)
+    return TextScan("cp1252", False)
+
+
+def _has_escaped(text: str) -> bool:
+    """Whether ``text`` holds an escaped (undecodable) byte. Encoding to UTF-8 fails on exactly
+    those (lone surrogates), and is a C-speed pass where a regex search is a slow one."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _ESCAPED.search(text) is not None
+    return False
 
 
 def sniff_delimiter(header_line: str) -> str:

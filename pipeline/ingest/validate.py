@@ -19,8 +19,9 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 #: pasted documents or e-mail threads that swamp the NLP step and are better looked at by hand.
 DEFAULT_MAX_NOTES_CHARS = 20_000
 _FLAG_COLUMNS = ("sensitive", "system_generated")
-_T = TypeVar("_T")
 _NULL = pa.scalar(None, pa.string())
 _QUARANTINE_DTYPES = {c: STRING for c in QUARANTINE_COLUMNS if c != "source_row"} | {
     "source_row": "int64"
@@ -127,27 +127,81 @@ def _mask(series: pd.Series) -> np.ndarray:
     return series.fillna(False).to_numpy(dtype=bool)
 
 
-def _parse_each(
-    series: pd.Series, parse: Callable[[str], _T | None]
-) -> tuple[list[_T | None], np.ndarray]:
-    """Parse every present value (each distinct value once: dates repeat a lot).
+class _Memo(dict):
+    """text -> normalised value, computed once per distinct text (dates, times and flags repeat
+    a lot); ``map(memo.__getitem__, texts)`` then runs in C for every repeat."""
 
-    Returns the parsed values (None where missing or unreadable) and a mask of the unreadable.
-    """
+    def __init__(self, convert: Callable[[str], tuple[object, ...]], missing: tuple) -> None:
+        super().__init__()
+        self.convert = convert
+        self[None] = missing
+
+    def __missing__(self, text: str) -> tuple[object, ...]:
+        value = self[text] = self.convert(text)
+        return value
+
+
+def _normalise(
+    series: pd.Series, convert: Callable[[str], tuple[object, ...]], width: int
+) -> list[list[object]]:
+    """Run ``convert`` (text -> tuple of ``width`` values, the last one True when the text is
+    unreadable) over every present value, each distinct value once. Returns the columns of the
+    tuples; a missing value gives Nones and False."""
     texts = series.to_numpy(dtype=object, na_value=None)
-    cache: dict[str, _T | None] = {}
-    parsed: list[_T | None] = []
-    bad = np.zeros(len(texts), dtype=bool)
-    for i, text in enumerate(texts):
-        if text is None:
-            parsed.append(None)
-            continue
-        if text not in cache:
-            cache[text] = parse(text)
-        value = cache[text]
-        bad[i] = value is None
-        parsed.append(value)
-    return parsed, bad
+    memo = _Memo(convert, (None,) * (width - 1) + (False,))
+    rows = list(map(memo.__getitem__, texts))
+    return [list(map(itemgetter(k), rows)) for k in range(width)]
+
+
+def _date_parts(date_format: str | None) -> Callable[[str], tuple[object, ...]]:
+    """contact_date text -> (YYYY-MM-DD, HH:MM of a time it carried, unreadable)."""
+
+    def convert(text: str) -> tuple[object, ...]:
+        if date_format is None and len(text) == 10:  # already YYYY-MM-DD: check, keep
+            try:
+                d = date.fromisoformat(text)
+            except ValueError:
+                pass
+            else:
+                if d.isoformat() == text and 1900 <= d.year <= 2100:
+                    return text, None, False
+        parts = parse_datetime(text, date_format=date_format)
+        if parts is None:
+            return None, None, True
+        return format_date(parts[0]), format_time(parts[1]) if parts[1] else None, False
+
+    return convert
+
+
+def _datetime_text(date_format: str | None) -> Callable[[str], tuple[object, ...]]:
+    """created_datetime text -> (YYYY-MM-DDTHH:MM:SS, unreadable)."""
+
+    def convert(text: str) -> tuple[object, ...]:
+        if date_format is None and len(text) == 19:  # already YYYY-MM-DDTHH:MM:SS: check, keep
+            try:
+                dt = datetime.fromisoformat(text)
+            except ValueError:
+                pass
+            else:
+                if dt.isoformat() == text and 1900 <= dt.year <= 2100:
+                    return text, False
+        parts = parse_datetime(text, date_format=date_format)
+        if parts is None:
+            return None, True
+        return format_datetime(*parts), False
+
+    return convert
+
+
+def _time_text(text: str) -> tuple[object, ...]:
+    """contact_start_time text -> (HH:MM, unreadable)."""
+    t = parse_time(text)
+    return (None, True) if t is None else (format_time(t), False)
+
+
+def _flag_text(text: str) -> tuple[object, ...]:
+    flag = parse_flag(text)
+    return flag, flag is None
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
@@ -206,44 +260,38 @@ def validate(
     )
     tidy["crn"] = crn
 
-    dates, bad = _parse_each(
-        tidy["contact_date"], lambda t: parse_datetime(t, date_format=date_format)
-    )
-    verdicts.mark(bad, "contact_date", Reason.BAD_DATE)
-    times, bad = _parse_each(tidy["contact_start_time"], parse_time)
-    verdicts.mark(bad, "contact_start_time", Reason.BAD_TIME)
-    created, bad = _parse_each(
-        tidy["created_datetime"], lambda t: parse_datetime(t, date_format=date_format)
-    )
-    verdicts.mark(bad, "created_datetime", Reason.BAD_DATE)
-    tidy["contact_date"] = pd.array([format_date(d[0]) if d else None for d in dates], dtype=STRING)
+    dates, date_times, bad = _normalise(tidy["contact_date"], _date_parts(date_format), 3)
+    verdicts.mark(np.array(bad, dtype=bool), "contact_date", Reason.BAD_DATE)
+    times, bad = _normalise(tidy["contact_start_time"], _time_text, 2)
+    verdicts.mark(np.array(bad, dtype=bool), "contact_start_time", Reason.BAD_TIME)
+    created, bad = _normalise(tidy["created_datetime"], _datetime_text(date_format), 2)
+    verdicts.mark(np.array(bad, dtype=bool), "created_datetime", Reason.BAD_DATE)
+    tidy["contact_date"] = pd.array(dates, dtype=STRING)
+    # the start time, else a time the date carried
     tidy["contact_start_time"] = pd.array(
-        [
-            format_time(t) if t else (format_time(d[1]) if d and d[1] else None)
-            for t, d in zip(times, dates, strict=True)
-        ],
-        dtype=STRING,
+        [t if t is not None else d for t, d in zip(times, date_times, strict=True)], dtype=STRING
     )
-    tidy["created_datetime"] = pd.array(
-        [format_datetime(*c) if c else None for c in created], dtype=STRING
-    )
+    tidy["created_datetime"] = pd.array(created, dtype=STRING)
 
     for column in _FLAG_COLUMNS:
-        flags, bad = _parse_each(tidy[column], parse_flag)
-        verdicts.mark(bad, column, Reason.BAD_FLAG)
+        flags, bad = _normalise(tidy[column], _flag_text, 2)
+        verdicts.mark(np.array(bad, dtype=bool), column, Reason.BAD_FLAG)
         tidy[column] = pd.array(flags, dtype=STRING)
     tidy["contact_type_code"] = tidy["contact_type_code"].str.upper()
 
     too_long = tidy["notes"].str.len() > state.max_notes_chars
     verdicts.mark(_mask(too_long), "notes", Reason.NOTES_TOO_LONG)
 
+    # a contact id seen in an earlier chunk, or earlier in this one, is a duplicate (the first
+    # copy is kept); only rows that are otherwise good register their id
     ids = tidy["contact_id"].to_numpy(dtype=object, na_value=None)
+    unflagged = np.flatnonzero(~verdicts.flagged)
+    candidates = ids[unflagged]
     seen, duplicate = state.seen_ids, np.zeros(len(ids), dtype=bool)
-    for i in np.flatnonzero(~verdicts.flagged):
-        if ids[i] in seen:
-            duplicate[i] = True
-        else:
-            seen.add(ids[i])
+    earlier = np.fromiter(map(seen.__contains__, candidates), dtype=bool, count=len(candidates))
+    again = pd.Series(candidates, dtype=object).duplicated(keep="first").to_numpy(dtype=bool)
+    duplicate[unflagged] = earlier | again
+    seen.update(candidates)
     verdicts.mark(duplicate, "contact_id", Reason.DUPLICATE_CONTACT_ID)
 
     keep = ~verdicts.flagged

@@ -28,7 +28,7 @@ from spacy.tokens import Doc
 from pipeline.errors import RulesError
 from pipeline.labels import Attribute, Initiator
 from pipeline.nlp.blocks import Block
-from pipeline.nlp.detect import OversightDetector, get_detector, words_of
+from pipeline.nlp.detect import OversightDetector, get_detector, words_like
 from pipeline.nlp.doctext import doc_text, ext_get, ext_set
 from pipeline.nlp.rules import (
     AnchoredPattern,
@@ -135,6 +135,11 @@ class AttributeRules:
             (Attribute.RETROSPECTIVE.value, self.retrospective),
         )
         self._attribute_bank = PatternBank(rx for _, group in self._groups for rx in group)
+        #: both at once, for an entry that is the whole notes (the usual case)
+        self._both_bank = PatternBank(
+            [*(rx for _, _, rx in self.initiator_cues)]
+            + [rx for _, group in self._groups for rx in group]
+        )
         self.risk_terms = require(rules, "risk_terms", RULES)
         self.risk_acronyms = require(rules, "risk_acronyms", RULES)
         self.risk_analytic = frozenset(
@@ -155,17 +160,18 @@ class AttributeRules:
         code: str | None = None,
         request_block: bool = False,
         words: set[str] | None = None,
+        hits: list[bool] | None = None,
     ) -> str:
         """The initiator the cues point to (highest total weight; ties by ``initiator_order``).
         ``request_block``: the notes hold text by someone other than the entry's author (a PP's
         request above the SPO's comment), worth ``request_block_weight`` to pp_request.
-        ``words``: ``word_set(low)`` when the caller has it."""
+        ``words``: ``word_set(low)`` when the caller has it; ``hits``: which initiator cues
+        match (from :meth:`scan`), when the caller has them."""
         scores: dict[str, int] = {}
         if request_block and self.request_block_weight:
             scores[Initiator.PP_REQUEST.value] = self.request_block_weight
-        if words is None:
-            words = word_set(low)
-        hits = self._initiator_bank.found(low, words)
+        if hits is None:
+            hits = self._initiator_bank.found(low, word_set(low) if words is None else words)
         for (ini, weight, _rx), hit in zip(self.initiator_cues, hits, strict=True):
             if hit:
                 scores[ini] = scores.get(ini, 0) + weight
@@ -180,26 +186,37 @@ class AttributeRules:
         person_spans: Iterable[tuple[int, int]] = (),
         original: str | None = None,
         words: set[str] | None = None,
+        hits: list[bool] | None = None,
     ) -> dict[str, bool]:
         """The regex attributes of a lower-cased entry text. ``person_spans`` (offsets into the
         same text) let a named person own an action ("Jade to refer ..."). ``words``:
-        ``word_set(low)`` when the caller has it."""
+        ``word_set(low)`` when the caller has it; ``hits``: which attribute cues match (from
+        :meth:`scan`), when the caller has them."""
         if words is None:
             words = word_set(low)
-        hits = iter(self._attribute_bank.found(low, words))
-        found = {name: any([next(hits) for _ in group]) for name, group in self._groups}
+        if hits is None:
+            hits = self._attribute_bank.found(low, words)
+        it = iter(hits)
+        found = {name: any([next(it) for _ in group]) for name, group in self._groups}
         if not found[Attribute.ACTION_OWNER.value]:
             found[Attribute.ACTION_OWNER.value] = any(
                 self.name_action.match(low, e) for _, e in person_spans
             )
         return {
-            Attribute.SBAR.value: len(self.detector.sbar_sections(low, words_of(low)))
+            Attribute.SBAR.value: len(self.detector.sbar_sections(low, words_like(low, words)))
             >= self.sbar_min,
             Attribute.RATIONALE.value: found[Attribute.RATIONALE.value],
             Attribute.ACTION_OWNER.value: found[Attribute.ACTION_OWNER.value],
             Attribute.TIMESCALE.value: found[Attribute.TIMESCALE.value],
             Attribute.RETROSPECTIVE.value: found[Attribute.RETROSPECTIVE.value],
         }
+
+
+    def scan(self, low: str, words: set[str]) -> tuple[list[bool], list[bool]]:
+        """Which initiator cues and which attribute cues match ``low``, in one pass."""
+        hits = self._both_bank.found(low, words)
+        n = len(self.initiator_cues)
+        return hits[:n], hits[n:]
 
 
 @cache
@@ -255,7 +272,11 @@ class AttributesComponent:
                 if kind == "PERSON" and s <= ps and pe <= e:
                     persons.append((ps - s + base, pe - s + base))
             base += e - s + 1
-        for name, value in self.rules.text_attributes(low, persons, words=words).items():
+        initiator_hits = attribute_hits = None
+        if whole:
+            initiator_hits, attribute_hits = self.rules.scan(low, words)
+        attrs = self.rules.text_attributes(low, persons, words=words, hits=attribute_hits)
+        for name, value in attrs.items():
             ext_set(doc, name, value)
         terms: set[str] = set()
         for matcher in (self.lower_matcher, self.exact_matcher):
@@ -284,6 +305,7 @@ class AttributesComponent:
                 ctx.get("contact_type_code"),
                 request_block=not whole and _has_other_text(text, ranges),
                 words=words if whole else None,
+                hits=initiator_hits,
             ),
         )
         return doc

@@ -380,9 +380,12 @@ def _expand(seq: list[Any], prefix: str, out: list[tuple[str, bool]]) -> bool:
     return True
 
 
-def anchor_literals(pattern: str, flags: int = 0) -> tuple[tuple[str, str | None], ...] | None:
-    """The literals every match of ``pattern`` starts with, as ``(literal, word)`` pairs: ``word``
-    is the literal's leading word when a match must start a word with exactly that word (it is
+def anchor_literals(
+    pattern: str, flags: int = 0
+) -> tuple[tuple[str, str | None, bool], ...] | None:
+    """The literals every match of ``pattern`` starts with, as ``(literal, word, bounded)``:
+    ``bounded`` when the match must start a word (``\b`` before the literal); ``word`` is the
+    literal's leading word when the match must moreover start with exactly that word (it is
     then enough to look it up in the text's :func:`word_set`), else None. None when some match
     need not start with a literal, or the pattern is not one we can read safely."""
     if flags & (re.IGNORECASE | re.VERBOSE):
@@ -396,7 +399,7 @@ def anchor_literals(pattern: str, flags: int = 0) -> tuple[tuple[str, str | None
         if len(parsed) == 1 and parsed[0][0] is _sre_c.BRANCH
         else [parsed]
     )
-    found: list[tuple[str, str | None]] = []
+    found: list[tuple[str, str | None, bool]] = []
     for seq in branches:
         i = 0
         while i < len(seq) and seq[i][0] in (_sre_c.ASSERT, _sre_c.ASSERT_NOT):
@@ -407,7 +410,8 @@ def anchor_literals(pattern: str, flags: int = 0) -> tuple[tuple[str, str | None
             return None
         for lit, whole in lits:
             word = _WORD_RUN.match(lit)
-            found.append((lit, word.group() if word and bounded and whole else None))
+            bounded_word = bounded and word is not None
+            found.append((lit, word.group() if bounded_word and whole else None, bounded_word))
     return tuple(dict.fromkeys(found))
 
 
@@ -448,7 +452,7 @@ class AnchoredPattern:
     def positions(self, low: str, words: set[str] | frozenset[str]) -> list[int]:
         """Sorted places where a match can start (a superset)."""
         found: list[int] = []
-        for lit, word in self.anchors:  # type: ignore[union-attr]
+        for lit, word, _bounded in self.anchors:  # type: ignore[union-attr]
             if word is not None:
                 if word not in words:
                     continue
@@ -510,8 +514,8 @@ class PatternBank:
     )
 
     def __init__(self, patterns: Iterable[AnchoredPattern]) -> None:
-        exact: dict[str, list[tuple[int, str]]] = {}
-        prefix: list[tuple[str, int]] = []
+        exact: dict[str, list[tuple[int, str, bool]]] = {}
+        prefix: list[tuple[str, int, bool]] = []
         matchers: dict[int, Any] = {}
         #: substrings one of which every match holds (GatedPattern's): checked before any match
         needles: dict[int, tuple[str, ...] | None] = {}
@@ -529,11 +533,11 @@ class PatternBank:
                 continue
             matchers[i] = anchored.pattern.match
             needles[i] = GatedPattern(anchored.pattern).needles
-            for lit, word in anchored.anchors:  # type: ignore[union-attr]
+            for lit, word, bounded in anchored.anchors:  # type: ignore[union-attr]
                 if word is not None:
-                    exact.setdefault(word, []).append((i, lit))
+                    exact.setdefault(word, []).append((i, lit, bounded))
                 else:
-                    prefix.append((lit, i))
+                    prefix.append((lit, i, bounded))
         self.size = n
         self._exact, self._keys, self._prefix = exact, frozenset(exact), prefix
         self._matchers, self._unanchored, self._others = matchers, unanchored, others
@@ -542,13 +546,13 @@ class PatternBank:
     def found(self, low: str, words: set[str] | frozenset[str]) -> list[bool]:
         """For each pattern, whether it matches anywhere in ``low`` (``words``: its word_set)."""
         # the patterns whose opening literals the text holds, with those literals
-        cands: dict[int, list[str]] = {}
+        cands: dict[int, list[tuple[str, bool]]] = {}
         for word in self._keys & words:
-            for i, lit in self._exact[word]:
-                cands.setdefault(i, []).append(lit)
-        for lit, i in self._prefix:
+            for i, lit, bounded in self._exact[word]:
+                cands.setdefault(i, []).append((lit, bounded))
+        for lit, i, bounded in self._prefix:
             if lit in low:
-                cands.setdefault(i, []).append(lit)
+                cands.setdefault(i, []).append((lit, bounded))
         out = [False] * self.size
         find = low.find
         for i, lits in cands.items():
@@ -560,10 +564,13 @@ class PatternBank:
                 else:
                     continue
             match = self._matchers[i]
-            for lit in lits:
+            for lit, bounded in lits:
                 p = find(lit)
                 while p >= 0:
-                    if match(low, p) is not None:
+                    # a match that starts a word cannot start after a word character
+                    if not (bounded and p and ((c := low[p - 1]).isalnum() or c == "_")) and (
+                        match(low, p) is not None
+                    ):
                         out[i] = True
                         break
                     p = find(lit, p + 1)
