@@ -33,13 +33,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from spacy.language import Language
 
 from pipeline import __version__
 from pipeline.errors import PrepareInvariantError
@@ -57,6 +56,9 @@ from pipeline.nlp.batch import NOTE_FIELDS, find_entries
 from pipeline.nlp.components import get_nlp
 from pipeline.nlp.redact import redact
 from pipeline.schema import ENTRIES_SCHEMA, ENTRY_METADATA_COLUMNS
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 ENTRIES_FILE = "entries.parquet"
 QUARANTINE_FILE = "quarantine.parquet"

@@ -19,6 +19,7 @@ Rules ship as package data next to the components: ``pii_rules.yaml``, ``names.j
 
 from __future__ import annotations
 
+import pipeline.nlp._spacy_import  # noqa: F401  (first: spaCy without PyTorch, see there)
 from pipeline.nlp.batch import (
     BlockInfo,
     NoteRecord,

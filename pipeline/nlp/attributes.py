@@ -203,14 +203,19 @@ class AttributeRules:
                 self.name_action.match(low, e) for _, e in person_spans
             )
         return {
-            Attribute.SBAR.value: len(self.detector.sbar_sections(low, words_like(low, words)))
-            >= self.sbar_min,
+            Attribute.SBAR.value: self._has_sbar(low, words),
             Attribute.RATIONALE.value: found[Attribute.RATIONALE.value],
             Attribute.ACTION_OWNER.value: found[Attribute.ACTION_OWNER.value],
             Attribute.TIMESCALE.value: found[Attribute.TIMESCALE.value],
             Attribute.RETROSPECTIVE.value: found[Attribute.RETROSPECTIVE.value],
         }
 
+
+    def _has_sbar(self, low: str, runs: set[str]) -> bool:
+        det = self.detector
+        if self.sbar_min == det.sbar_min:
+            return det.has_sbar(low, words_like(low, runs), runs)
+        return len(det.sbar_sections(low, words_like(low, runs))) >= self.sbar_min
 
     def scan(self, low: str, words: set[str]) -> tuple[list[bool], list[bool]]:
         """Which initiator cues and which attribute cues match ``low``, in one pass."""

@@ -64,11 +64,23 @@ def _written_at(m: re.Match[str]) -> str | None:
 _PLACEHOLDER_AUTHOR = re.compile(r"\[[A-Z_]+\]")
 
 
+#: The last text searched and its headers: the comment_blocks component and the redactor look
+#: at the same text one after the other (the cache holds the text, so ``is`` is safe).
+_LAST: tuple[str | None, tuple[re.Match[str], ...]] = (None, ())
+
+
 def find_headers(text: str) -> list[re.Match[str]]:
     """All header matches in ``text``, in order."""
+    global _LAST
+    last = _LAST
+    if last[0] is text:
+        return list(last[1])
     if not text or not _HEADER_HINT.search(text):
-        return []
-    return list(HEADER_RE.finditer(text))
+        found: tuple[re.Match[str], ...] = ()
+    else:
+        found = tuple(HEADER_RE.finditer(text))
+    _LAST = (text, found)
+    return list(found)
 
 
 def split_blocks(text: str | None) -> list[Block]:

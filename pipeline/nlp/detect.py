@@ -30,7 +30,13 @@ from typing import Any
 from pipeline.errors import RulesError
 from pipeline.labels import MO_OUTCOME_CODES, OVERSIGHT_CODES, SYSTEM_CODES
 from pipeline.nlp.blocks import Block, split_blocks
-from pipeline.nlp.rules import GatedPattern, compile_pattern, load_rules, require
+from pipeline.nlp.rules import (
+    AnchoredPattern,
+    compile_anchored,
+    load_rules,
+    require,
+    word_set,
+)
 
 RULES = "oversight_rules.yaml"
 
@@ -69,7 +75,7 @@ def words_like(low: str, runs: set[str]) -> set[str]:
 @dataclass(frozen=True, slots=True)
 class Cue:
     anchors: frozenset[str]
-    pattern: GatedPattern
+    pattern: AnchoredPattern
     name: str
 
 
@@ -81,12 +87,24 @@ class Detection:
     evidence: str = ""
 
 
+#: Decisions are immutable, so the common one is shared.
+_NOT_OVERSIGHT = Detection(False, REASON_NONE)
+
+
 def _truthy_flag(value: Any) -> bool:
     return (
         isinstance(value, str)
         and value.strip().upper() in ("Y", "YES", "TRUE", "1")
         or value is True
     )
+
+
+def _runs(low: str, cache_: list, words: set[str] | None = None) -> set[str]:
+    """``word_set(low)`` (the anchored patterns' word look-up), kept in ``cache_[0]``; it is
+    the text's :func:`words_of` set whenever the two splits agree."""
+    if not cache_:
+        cache_.append(words if words is not None and _UNLISTED.search(low) is None else word_set(low))
+    return cache_[0]
 
 
 def _name_tokens(name: str | None) -> set[str]:
@@ -110,20 +128,20 @@ class OversightDetector:
                         "each cue needs 'anchors' and 'pattern'", path=RULES, key=f"{key}[{i}]"
                     )
                 anchors = frozenset(str(a).lower() for a in item["anchors"])
-                rx = compile_pattern(item["pattern"], RULES, f"{key}[{i}]", flags)
-                out.append(Cue(anchors, GatedPattern(rx), f"{key}:{i}"))
+                rx = compile_anchored(item["pattern"], RULES, f"{key}[{i}]", flags)
+                out.append(Cue(anchors, rx, f"{key}:{i}"))
             return out
 
         self.strong = cues("strong")
         self.weak = cues("weak")
         self.negations = [
-            compile_pattern(p, RULES, f"negations[{i}]", flags)
+            compile_anchored(p, RULES, f"negations[{i}]", flags)
             for i, p in enumerate(require(rules, "negations", RULES))
         ]
         sbar = require(rules, "sbar", RULES, dict)
         self.sbar_min = int(sbar.get("min_sections", 3))
         self.sbar_headings = {
-            name: compile_pattern(p, RULES, f"sbar.headings.{name}", flags)
+            name: compile_anchored(p, RULES, f"sbar.headings.{name}", flags)
             for name, p in require(sbar, "headings", RULES, dict).items()
         }
         self.sbar_anchors = frozenset(
@@ -139,26 +157,49 @@ class OversightDetector:
             if use_outcome_codes is None
             else use_outcome_codes
         )
+        #: (code, system_generated, outcome_code) -> decision: the code tables are small
+        self._by_code: dict[tuple[Any, Any, Any], Detection | None] = {}
 
     # -- pieces ------------------------------------------------------------------------------
 
     def sbar_sections(self, low: str, words: set[str] | None = None) -> list[str]:
-        """The SBAR headings present in a lower-cased text."""
+        """The SBAR headings present in a lower-cased text (``words``: its :func:`words_of`)."""
         if words is not None and len(words & self.sbar_anchors) < 2:
             return []
-        return [name for name, rx in self.sbar_headings.items() if rx.search(low)]
+        runs = _runs(low, [], words)
+        return [name for name, rx in self.sbar_headings.items() if rx.search(low, runs)]
+
+    def has_sbar(self, low: str, words: set[str], runs: set[str] | None = None) -> bool:
+        """``len(sbar_sections(low, words)) >= sbar_min``, stopping as soon as it is decided."""
+        if len(words & self.sbar_anchors) < 2:
+            return False
+        if runs is None:
+            runs = _runs(low, [], words)
+        need, left = self.sbar_min, len(self.sbar_headings)
+        for rx in self.sbar_headings.values():
+            if left < need:
+                return False
+            left -= 1
+            if rx.search(low, runs) is not None:
+                need -= 1
+                if need <= 0:
+                    return True
+        return need <= 0
 
     def _negated(self, low: str, m: re.Match[str], cache_: list) -> bool:
-        if not cache_:
-            cache_.append([n.span() for rx in self.negations for n in rx.finditer(low)])
+        if len(cache_) < 2:
+            runs = _runs(low, cache_)
+            cache_.append([n.span() for rx in self.negations for n in rx.finditer(low, runs)])
         s, e = m.span()
-        return any(ns <= s and e <= ne for ns, ne in cache_[0])
+        return any(ns <= s and e <= ne for ns, ne in cache_[1])
 
     def _first_hit(self, low: str, words: set[str], cues: list[Cue], neg: list) -> str | None:
+        """The first cue with a match outside every negation. ``neg`` is a per-text cache:
+        ``[word_set(low)]`` once the cue patterns need it, then the negation spans."""
         for cue in cues:
             if cue.anchors.isdisjoint(words):
                 continue
-            for m in cue.pattern.finditer(low):
+            for m in cue.pattern.finditer(low, _runs(low, neg, words)):
                 if not self._negated(low, m, neg):
                     return cue.name
         return None
@@ -188,6 +229,21 @@ class OversightDetector:
         self, code: str | None, system_generated: Any = None, outcome_code: str | None = None
     ) -> Detection | None:
         """The decision from the code tables alone, or None when the text must decide."""
+        key = (code, system_generated, outcome_code)
+        try:
+            return self._by_code[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: decide without the cache
+            return self._decide_code(code, system_generated, outcome_code)
+        found = self._decide_code(code, system_generated, outcome_code)
+        if len(self._by_code) < 65536:
+            self._by_code[key] = found
+        return found
+
+    def _decide_code(
+        self, code: str | None, system_generated: Any, outcome_code: str | None
+    ) -> Detection | None:
         c = code.strip().upper() if isinstance(code, str) else ""
         if _truthy_flag(system_generated) or c in SYSTEM_CODES:
             return Detection(False, REASON_SYSTEM, "system")
@@ -215,18 +271,18 @@ class OversightDetector:
         if by_code is not None:
             return by_code
         if not text or not isinstance(text, str):
-            return Detection(False, REASON_NONE)
+            return _NOT_OVERSIGHT
         low = text.lower()
         words = words_of(low)
         strong_possible = not self.strong_anchors.isdisjoint(words)
         weak_possible = not self.weak_anchors.isdisjoint(words)
         sbar_possible = len(words & self.sbar_anchors) >= 2
         if not (strong_possible or weak_possible or sbar_possible):
-            return Detection(False, REASON_NONE)
+            return _NOT_OVERSIGHT
         neg: list = []
         if strong_possible and (hit := self._first_hit(low, words, self.strong, neg)):
             return Detection(True, REASON_TEXT, hit)
-        if sbar_possible and len(self.sbar_sections(low, words)) >= self.sbar_min:
+        if sbar_possible and self.has_sbar(low, words, _runs(low, neg, words)):
             return Detection(True, REASON_TEXT, "sbar")
         if weak_possible:
             if blocks is None:
@@ -234,7 +290,7 @@ class OversightDetector:
             why = self.manager_context(staff_grade, created_by, staff_name, blocks)
             if why and (hit := self._first_hit(low, words, self.weak, neg)):
                 return Detection(True, REASON_TEXT, f"{hit}+{why}")
-        return Detection(False, REASON_NONE)
+        return _NOT_OVERSIGHT
 
     def decide_record(
         self, rec: Mapping[str, Any] | Any, blocks: list[Block] | None = None

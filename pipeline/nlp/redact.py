@@ -26,7 +26,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from itertools import accumulate, compress
 from operator import itemgetter, or_
 
@@ -220,6 +220,7 @@ class Redactor:
         self.followers = lowered(rules, "name_followers", rname)
         self.not_name = lowered(rules, "not_name_tokens", rname) | self.acronyms | self.particles
         self._known_cache: dict[tuple[str, ...], frozenset[str]] = {}
+        self._name_cache: dict[str, frozenset[str]] = {}
         years = rules.get("old_date_years", 0) if old_date_years is None else old_date_years
         self.old_date_years = int(years or 0)
 
@@ -285,17 +286,26 @@ class Redactor:
             return frozenset()
         out = self._known_cache.get(key)
         if out is None:
-            found: set[str] = set()
-            for name in key:
-                for m in WORD_RE.finditer(name):
-                    whole = _norm(m.group())
-                    for part in {whole, *re.split(r"[-']", whole)}:
-                        if len(part) >= 2 and part.isalpha() and part not in self.not_name:
-                            found.add(part)
-            out = frozenset(found)
+            out = frozenset().union(*map(self._name_tokens, key))
             if len(self._known_cache) >= 8192:
                 self._known_cache.clear()
             self._known_cache[key] = out
+        return out
+
+    def _name_tokens(self, name: str) -> frozenset[str]:
+        """The tokens of one name (cached: a case's names and its staff recur on every note)."""
+        out = self._name_cache.get(name)
+        if out is None:
+            found: set[str] = set()
+            for m in WORD_RE.finditer(name):
+                whole = _norm(m.group())
+                for part in {whole, *re.split(r"[-']", whole)}:
+                    if len(part) >= 2 and part.isalpha() and part not in self.not_name:
+                        found.add(part)
+            out = frozenset(found)
+            if len(self._name_cache) >= 16384:
+                self._name_cache.clear()
+            self._name_cache[name] = out
         return out
 
     def _match_cue(
@@ -325,6 +335,7 @@ class Redactor:
         # per-token lists are built by C-level maps, not Python loops.
         adj = list(map(_ADJACENT.__getitem__, gaps))
         acronyms, blocked, first, sur = self.acronyms, self.blocked, self.first, self.surnames
+        common, title_words = self.common, self._title_words
         upper = list(compress(range(k), map(str.isupper, map(_FIRST_CHAR, words))))
         cap = [False] * k
         for i in upper:
@@ -336,11 +347,10 @@ class Redactor:
         cue_words = present & self._cue_keys
         visit = set(upper)
         if marked or cue_words:
-            hot = marked | cue_words
-            visit.update(i for i, n in enumerate(norms) if n in hot)
+            visit.update(compress(range(k), map((marked | cue_words).__contains__, norms)))
         titled = self._title_words.intersection(words)
         if titled:
-            visit.update(i for i, w in enumerate(words) if w in titled)
+            visit.update(compress(range(k), map(titled.__contains__, words)))
         is_name = [False] * k
 
         def gazetteer(i: int) -> bool:
@@ -379,17 +389,6 @@ class Redactor:
                 taken += 1
                 t += 1
 
-        def word_is_name(i: int, w: str, n: str) -> bool:
-            """A known name (any case unless it is a common word), a gazetteer name, or a
-            hyphenated pair of gazetteer names."""
-            if n in known and (w[0].isupper() or n not in self.common):
-                return True
-            if not cap[i]:
-                return False
-            if n in first or n in sur:
-                return gazetteer_name(i, w, n)
-            return "-" in n and all(p in first or p in sur for p in n.split("-") if p)
-
         def gazetteer_name(i: int, w: str, n: str) -> bool:
             """A capitalised gazetteer word: a name unless ambiguous (then see below); words in
             capitals only from four letters on ("KELLY", not "DAN")."""
@@ -418,14 +417,21 @@ class Redactor:
             w, n = words[i], norms[i]
             if not w:
                 continue
-            # known names from the export row and headers
-            if word_is_name(i, w, n):
+            # a known name (any case unless it is a common word), a gazetteer name, or a
+            # hyphenated pair of gazetteer names
+            if n in known and (w[0].isupper() or n not in common):
                 is_name[i] = True
+            elif cap[i]:
+                if n in first or n in sur:
+                    if gazetteer_name(i, w, n):
+                        is_name[i] = True
+                elif "-" in n and all(p in first or p in sur for p in n.split("-") if p):
+                    is_name[i] = True
 
             # cues: titles and police ranks (case-sensitive), roles and relations
             if i + 1 >= k:
                 continue
-            if w in self.titles or w in self.ranks:
+            if w in title_words:
                 gap_re = _TITLE_GAP if w in self.titles else _RANK_GAP
                 if not gap_re.match(gaps[i]):
                     continue
@@ -650,7 +656,7 @@ class Redactor:
         """Dates of birth among the dates found: after a cue ("DOB 01/02/1980", "born on ..."),
         before one ("01/02/1980 (DOB)"), or a full date at least ``old_date_years`` before the
         contact date (or, without one, before the latest date in the text)."""
-        if any(h in low for h in self.dob_hints):
+        if any(map(low.__contains__, self.dob_hints)):
             for m in dates:
                 s = m.start()
                 if self._dob_before.search(text, max(0, s - 40), s) or self._dob_after.match(
@@ -661,7 +667,7 @@ class Redactor:
                 for m in self._born_year.finditer(text):
                     add((m.start("date"), m.end("date"), _DOB))
         if self.old_date_years:
-            parsed = [(m, parse_date(m.group())) for m in dates]
+            parsed = [(m, _parse_date(m.group())) for m in dates]
             parsed = [(m, d) for m, d in parsed if d is not None]
             ref = reference_date or max((d for _, d in parsed), default=None)
             if ref is not None:
@@ -683,6 +689,9 @@ class Redactor:
         return apply_spans(text, spans), spans
 
 
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
 def _alnum(text: str, i: int) -> bool:
     """Whether text[i] exists and is a letter, digit or underscore."""
     return 0 <= i < len(text) and (text[i].isalnum() or text[i] == "_")
@@ -702,7 +711,8 @@ def _digit_kinds(text: str, add) -> list[re.Match[str]]:
         # kinds that open with letters: "AB 12 34 56 C", "X123456", "CF10 1AA"
         if before.isalpha() or before in (" ", "\t"):
             for start in (p - 3, p - 2, p - 1):
-                if start < 0 or _alnum(text, start - 1):
+                # each of the three opens with an ASCII letter, after no letter, digit or "_"
+                if start < 0 or text[start] not in _ASCII_LETTERS or _alnum(text, start - 1):
                     continue
                 for rx, k in ((_NI_AT, "NI_NUMBER"), (_CRN_AT, "CRN"), (_POSTCODE_AT, "POSTCODE")):
                     if (m := rx.match(text, start)) and m.end() > p:
@@ -711,11 +721,24 @@ def _digit_kinds(text: str, add) -> list[re.Match[str]]:
                 if kind:
                     break
         if kind is None and before not in ("/", ".", "-", "_") and not before.isalnum():
-            if (m := _PNC_AT.match(text, p)) and before != "+":
+            # what each pattern needs after the run of digits it opens with, checked first:
+            # PNC "12/345678A" or "2012/...", DATE "1/2/24", "2024-01-02", "1st May 2024",
+            # PHONE a leading 0
+            end = run.end()
+            size = end - p
+            nxt = text[end : end + 1]
+            if size in (2, 4) and nxt == "/" and (m := _PNC_AT.match(text, p)) and before != "+":
                 kind = "PNC"
-            elif m := _DATE_AT.match(text, p):
+            elif (
+                nxt
+                and (
+                    (size <= 2 and (nxt in "/.-sntr" or nxt.isspace()))
+                    or (size == 4 and nxt == "-")
+                )
+                and (m := _DATE_AT.match(text, p))
+            ):
                 kind = "DATE"
-            elif (m := _PHONE_AT.match(text, p)) and before != "+":
+            elif text[p] == "0" and (m := _PHONE_AT.match(text, p)) and before != "+":
                 kind = "PHONE"
                 if before == "(":
                     add((p - 1, m.end(), kind))
@@ -729,8 +752,11 @@ def _digit_kinds(text: str, add) -> list[re.Match[str]]:
             plus = text.rfind("+", max(0, p - 5), p)
             if plus >= 0 and not _alnum(text, plus - 1) and (m := _PHONE_AT.match(text, plus)):
                 kind = "PHONE"
-            elif (mb := _MONTH_BEFORE.search(text, max(0, p - 14), p)) and (
-                m := _DATE_AT.match(text, mb.start())
+            elif (
+                j > 0
+                and (text[j - 1] == "." or text[j - 1].isalpha())  # a month name ends there
+                and (mb := _MONTH_BEFORE.search(text, max(0, p - 14), p))
+                and (m := _DATE_AT.match(text, mb.start()))
             ):
                 kind = "DATE"
         elif (
@@ -794,6 +820,12 @@ def apply_spans(text: str, spans: Iterable[Span]) -> str:
         pos = e
     parts.append(text[pos:])
     return "".join(parts)
+
+
+@lru_cache(maxsize=8192)
+def _parse_date(text: str) -> date | None:
+    """:func:`parse_date`, remembered: the same dates recur in the notes of a case."""
+    return parse_date(text)
 
 
 @cache

@@ -348,10 +348,18 @@ def _class_is_nonword(items: Any) -> bool:
     return True
 
 
-def _expand(seq: list[Any], prefix: str, out: list[tuple[str, bool]]) -> bool:
+#: Anchors that are places rather than literals: the start of the text, the start of a line.
+TEXT_START = ""
+LINE_START: None = None
+
+
+def _expand(
+    seq: list[Any], prefix: str, out: list[tuple[str | None, bool]], multiline: bool
+) -> bool:
     """Append to ``out`` the literals (with whether a non-word character must follow the literal's
-    word part) that a match of ``seq`` can start with, each after ``prefix``; False when some
-    match need not start with a literal."""
+    word part) that a match of ``seq`` can start with, each after ``prefix``, or the place a
+    match must start at (:data:`TEXT_START`, :data:`LINE_START`); False when some match need
+    not start with a literal."""
     s = prefix
     stop = len(seq)
     for i, (op, av) in enumerate(seq):
@@ -359,17 +367,29 @@ def _expand(seq: list[Any], prefix: str, out: list[tuple[str, bool]]) -> bool:
             s += chr(av)
             continue
         rest = seq[i + 1 :]
+        if not s and op is _sre_c.AT:
+            if av is _sre_c.AT_BEGINNING_STRING or (av is _sre_c.AT_BEGINNING and not multiline):
+                out.append((TEXT_START, False))
+                return True
+            if av is _sre_c.AT_BEGINNING:
+                out.append((LINE_START, False))
+                return True
+            continue  # another zero-width assertion: the match starts at what follows
+        if not s and op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT):
+            continue
         if op is _sre_c.BRANCH:
-            return all(_expand(list(alt) + rest, s, out) for alt in av[1])
+            return all(_expand(list(alt) + rest, s, out, multiline) for alt in av[1])
         if op is _sre_c.SUBPATTERN:
             _group, add, delete, sub = av
             if add or delete:
                 break
-            return _expand(list(sub) + rest, s, out)
+            return _expand(list(sub) + rest, s, out, multiline)
         if op is _sre_c.IN and av and all(o is _sre_c.LITERAL for o, _ in av):
-            return all(_expand(rest, s + chr(c), out) for _, c in av)
+            return all(_expand(rest, s + chr(c), out, multiline) for _, c in av)
         if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] == 0 and av[1] == 1:
-            return _expand(list(av[2]) + rest, s, out) and _expand(rest, s, out)
+            return _expand(list(av[2]) + rest, s, out, multiline) and _expand(
+                rest, s, out, multiline
+            )
         stop = i
         break
     if len(out) > _MAX_LITERALS or not s:
@@ -405,14 +425,33 @@ def anchor_literals(
         while i < len(seq) and seq[i][0] in (_sre_c.ASSERT, _sre_c.ASSERT_NOT):
             i += 1  # look-arounds at the start: zero-width, the match still starts here
         bounded = i < len(seq) and seq[i] == (_sre_c.AT, _sre_c.AT_BOUNDARY)
-        lits: list[tuple[str, bool]] = []
-        if not _expand(seq[i + 1 :] if bounded else seq[i:], "", lits):
+        lits: list[tuple[str | None, bool]] = []
+        multiline = bool(flags & re.MULTILINE)
+        if not _expand(seq[i + 1 :] if bounded else seq[i:], "", lits, multiline):
             return None
         for lit, whole in lits:
-            word = _WORD_RUN.match(lit)
+            word = _WORD_RUN.match(lit) if lit else None
             bounded_word = bounded and word is not None
             found.append((lit, word.group() if bounded_word and whole else None, bounded_word))
     return tuple(dict.fromkeys(found))
+
+
+def _starts(low: str, lit: str | None) -> list[int]:
+    """Where ``lit`` occurs in ``low`` (TEXT_START: 0; LINE_START: 0 and after each newline)."""
+    if lit:
+        found = []
+        p = low.find(lit)
+        while p >= 0:
+            found.append(p)
+            p = low.find(lit, p + 1)
+        return found
+    found = [0]
+    if lit is LINE_START:
+        p = low.find("\n")
+        while p >= 0:
+            found.append(p + 1)
+            p = low.find("\n", p + 1)
+    return found
 
 
 class AnchoredPattern:
@@ -456,12 +495,9 @@ class AnchoredPattern:
             if word is not None:
                 if word not in words:
                     continue
-            elif lit not in low:
+            elif lit and lit not in low:
                 continue
-            p = low.find(lit)
-            while p >= 0:
-                found.append(p)
-                p = low.find(lit, p + 1)
+            found.extend(_starts(low, lit))
         if len(found) > 1:
             found = sorted(set(found))
         return found
@@ -515,7 +551,7 @@ class PatternBank:
 
     def __init__(self, patterns: Iterable[AnchoredPattern]) -> None:
         exact: dict[str, list[tuple[int, str, bool]]] = {}
-        prefix: list[tuple[str, int, bool]] = []
+        prefix: list[tuple[str | None, int, bool]] = []
         matchers: dict[int, Any] = {}
         #: substrings one of which every match holds (GatedPattern's): checked before any match
         needles: dict[int, tuple[str, ...] | None] = {}
@@ -551,7 +587,7 @@ class PatternBank:
             for i, lit, bounded in self._exact[word]:
                 cands.setdefault(i, []).append((lit, bounded))
         for lit, i, bounded in self._prefix:
-            if lit in low:
+            if not lit or lit in low:
                 cands.setdefault(i, []).append((lit, bounded))
         out = [False] * self.size
         find = low.find
@@ -565,6 +601,11 @@ class PatternBank:
                     continue
             match = self._matchers[i]
             for lit, bounded in lits:
+                if not lit:  # a place, not a literal
+                    out[i] = any(match(low, p) is not None for p in _starts(low, lit))
+                    if out[i]:
+                        break
+                    continue
                 p = find(lit)
                 while p >= 0:
                     # a match that starts a word cannot start after a word character
