@@ -129,9 +129,7 @@ def make_frame_arrow(
     """:func:`make_frame` from Arrow string arrays (blanks become missing here too)."""
     n = len(source_rows)
     missing = pd.array([None] * n, dtype=STRING)
-    data = {
-        c: _arrow_text_array(columns[c]) if c in columns else missing for c in EXPORT_COLUMNS
-    }
+    data = {c: _arrow_text_array(columns[c]) if c in columns else missing for c in EXPORT_COLUMNS}
     data["source_file"] = pd.array([source_file] * n, dtype=STRING)
     data["source_row"] = pd.array(source_rows, dtype="int64")
     return pd.DataFrame(data, columns=list(CHUNK_COLUMNS))

@@ -223,9 +223,7 @@ class _ArrowCsv:
         )
 
 
-def _csv_by_arrow(
-    path: Path, mapping: ColumnMapping, chunk_rows: int
-) -> Iterator[RawChunk] | None:
+def _csv_by_arrow(path: Path, mapping: ColumnMapping, chunk_rows: int) -> Iterator[RawChunk] | None:
     """The chunks of a clean UTF-8 CSV read by Arrow, or None when the file needs the record
     reader (see :func:`_read_csv`). Reads the whole file once to check every record."""
     source = str(path)

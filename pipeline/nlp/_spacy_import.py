@@ -23,6 +23,7 @@ def import_spacy() -> None:
         or os.environ.get("OVERSIGHT_SPACY_TORCH") == "1"
     ):
         import spacy  # noqa: F401
+
         return
     sys.modules["torch"] = None  # type: ignore[assignment]
     try:

@@ -210,7 +210,6 @@ class AttributeRules:
             Attribute.RETROSPECTIVE.value: found[Attribute.RETROSPECTIVE.value],
         }
 
-
     def _has_sbar(self, low: str, runs: set[str]) -> bool:
         det = self.detector
         if self.sbar_min == det.sbar_min:

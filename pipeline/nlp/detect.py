@@ -51,9 +51,7 @@ _SPLIT = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~’�
 _NAME_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
-_ASCII_SPLIT = bytes.maketrans(
-    b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", b" " * 32
-)
+_ASCII_SPLIT = bytes.maketrans(b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", b" " * 32)
 #: A character that :func:`words_of` neither splits on nor keeps in a word run of ``\w``: when a
 #: text has none, its words are exactly its ``\w+`` runs (``rules.word_set``).
 _UNLISTED = re.compile(r"[^\w\s!\"#$%&'()*+,\-./:;<=>?@\[\\\]^`{|}~’‘“”•–—]|_")
@@ -103,7 +101,9 @@ def _runs(low: str, cache_: list, words: set[str] | None = None) -> set[str]:
     """``word_set(low)`` (the anchored patterns' word look-up), kept in ``cache_[0]``; it is
     the text's :func:`words_of` set whenever the two splits agree."""
     if not cache_:
-        cache_.append(words if words is not None and _UNLISTED.search(low) is None else word_set(low))
+        cache_.append(
+            words if words is not None and _UNLISTED.search(low) is None else word_set(low)
+        )
     return cache_[0]
 
 

@@ -469,7 +469,9 @@ class AnchoredPattern:
     def __init__(self, source: str, flags: int = 0) -> None:
         self.pattern = re.compile(source, flags)
         self.anchors = anchor_literals(source, flags)
-        self.gated = None if self.anchors else GatedPattern(re.compile(literal_first(source), flags))
+        self.gated = (
+            None if self.anchors else GatedPattern(re.compile(literal_first(source), flags))
+        )
         self.split: tuple[AnchoredPattern, GatedPattern] | None = None
         branches = _top_level_branches(source) if self.anchors is None else None
         if branches and len(branches) > 1:
