@@ -445,15 +445,22 @@ def score(
             raise _fail(ValueError("--engine spark takes one Parquet file or folder"))
         try:
             with console.status("scoring on Spark"):
-                result = score_spark(
-                    inputs[0], model=model, out_path=out / "scored", explain=explain
-                )
+                result = score_spark(inputs[0], model=model, out_dir=out, explain=explain)
         except (OversightError, OSError) as exc:
             raise _fail(exc) from None
+        if result["noop"]:
+            console.print(
+                f"nothing to do: {out} already holds this input scored by "
+                f"{result['model_version']}"
+            )
+            return
         console.print(
-            f"spark: {result['rows_in']:,} rows in, {result['entries_out']:,} entries scored by "
-            f"{result['model_version']} in {result['seconds']:.1f} s -> {result['out_path']}"
+            f"spark: {result['rows_in']:,} rows in = {result['entries_out']:,} entries + "
+            f"{result['non_oversight']:,} other contacts + {result['quarantined']:,} "
+            f"quarantined; scored by {result['model_version']} in {result['seconds']:.1f} s"
         )
+        for name, path in result["outputs"].items():
+            console.print(f"  {name:14s} {path}")
         return
     try:
         with _progress() as progress:

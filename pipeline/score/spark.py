@@ -20,9 +20,14 @@ Same answers as the local engine:
   model is loaded lazily on first use and cached) and the per-row nlp and model outputs do not
   depend on how rows are batched.
 
-Not (yet) here: quarantined rows are counted in the returned summary but not written (use the
-local engine, or ``prepare``, for the quarantine file); no resume or no-op re-run (Spark
-re-computes failed tasks itself); a column-mapping file; CSV output.
+The output folder is laid out as the local engine's: ``scored.parquet`` and
+``quarantine.parquet`` (Spark Parquet folders; pandas and pyarrow read them as one table) and
+``score_summary.json`` (rows in = entries + non-oversight contacts + quarantined, or the run
+fails; label distribution; model identity; input fingerprint). Quarantined rows are written
+redacted, as ``prepare`` writes them. Everything is staged and moved into place when the run has
+succeeded, on any Hadoop file system; re-running a finished run is a no-op. There is no
+``--resume``: a killed run starts again (Spark retries failed tasks inside a run). Not here: a
+column-mapping file, CSV input or output (use the local engine).
 
 Running it on a cluster::
 
@@ -44,20 +49,22 @@ such as NFS/DBFS, or the same path provisioned on each node). Add ``--explain`` 
 explanations and ``--partitions N`` to set the parallelism (default: Spark's). Locally::
 
     spark-submit --master 'local[4]' pipeline/score/spark.py \\
-        --input data/raw/export.parquet --model models/baseline --out data/processed/scored_spark
+        --input data/raw/export.parquet --model models/baseline --out data/processed/spark
 
 From Python::
 
     from pipeline.score.spark import score_spark
-    summary = score_spark("export.parquet", model="models/baseline", out_path="scored/")
+    summary = score_spark("export.parquet", model="models/baseline", out_dir="data/processed/spark")
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,8 +73,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import __version__
 from pipeline.errors import (
     OversightError,
+    PrepareInvariantError,
     ScoreOutputError,
     SparkUnavailableError,
     UnreadableFileError,
@@ -76,11 +85,14 @@ from pipeline.errors import (
 from pipeline.ingest import DEFAULT_MAX_NOTES_CHARS, IngestState, expand_paths, validate
 from pipeline.ingest.chunks import CHUNK_COLUMNS, STRING, RawChunk, empty_quarantine, to_text
 from pipeline.ingest.columns import as_mapping
-from pipeline.prepare import entries_frame
+from pipeline.prepare import QUARANTINE_SCHEMA, entries_frame, redact_quarantine
 from pipeline.schema import EXPORT_COLUMNS
 from pipeline.score.local import (
+    QUARANTINE_STEM,
     SCORED_COLUMNS,
     SCORED_SCHEMA,
+    SCORED_STEM,
+    SUMMARY_FILE,
     LoadedModel,
     _Scorer,
     check_model,
@@ -264,18 +276,144 @@ def _raw_chunk(batch: pd.DataFrame, columns: list[str]) -> RawChunk:
     return RawChunk(frame=frame, rejected=empty_quarantine(), date_format=None)
 
 
+#: Which kind of row a partition yields: a scored entry, a quarantined row, or one count row
+#: per batch. One DataFrame carries all three so the input is read and scored once.
+_RECORD = "_record"
+_ROWS = "_n_rows"
+_OTHER = "_n_other"
+_Q = "q_"
+
+
+def combined_spark_schema() -> Any:
+    """The schema ``mapInPandas`` yields: the scored columns, the quarantine columns (prefixed
+    ``q_``), the record kind and the per-batch counts."""
+    from pyspark.sql import types as T
+
+    fields = [T.StructField(_RECORD, T.StringType(), False)]
+    fields += [T.StructField(f.name, spark_type(f), True) for f in SCORED_SCHEMA]
+    fields += [T.StructField(_Q + f.name, spark_type(f), True) for f in QUARANTINE_SCHEMA]
+    fields += [T.StructField(_ROWS, T.LongType(), True), T.StructField(_OTHER, T.LongType(), True)]
+    return T.StructType(fields)
+
+
+def _combined_columns() -> list[str]:
+    return [
+        _RECORD,
+        *SCORED_COLUMNS,
+        *[_Q + c for c in QUARANTINE_SCHEMA.names],
+        _ROWS,
+        _OTHER,
+    ]
+
+
+def _fill(frame: pd.DataFrame, record: str) -> pd.DataFrame:
+    """``frame`` with every combined column (absent ones all null) and its record kind."""
+    n = len(frame)
+    data = {c: frame[c] if c in frame.columns else [None] * n for c in _combined_columns()}
+    data[_RECORD] = [record] * n
+    return pd.DataFrame(data, index=frame.index, columns=_combined_columns())
+
+
 def score_partition(
     batches: Iterator[pd.DataFrame], info: dict[str, Any]
 ) -> Iterator[pd.DataFrame]:
-    """What the local engine does to each chunk, on each Arrow batch of one Spark partition.
+    """What the local engine does to each chunk, on each Arrow batch of one Spark partition:
+    the scored entries, the quarantined rows (redacted) and one row counting the batch's rows
+    and its non-oversight contacts.
 
     One validation state per partition: every copy of a contact id is in the same partition."""
     state = IngestState(max_notes_chars=info["max_notes_chars"])
     scorer = _scorer(info)
     for batch in batches:
-        good, _bad = validate(_raw_chunk(batch, info["columns"]), state=state)
+        good, bad = validate(_raw_chunk(batch, info["columns"]), state=state)
         scored = scorer(entries_frame(good, batch_size=info["batch_size"]))
-        yield scored[list(SCORED_COLUMNS)]
+        yield _fill(scored[list(SCORED_COLUMNS)].reset_index(drop=True), "entry")
+        if len(bad):
+            quarantined = redact_quarantine(bad).reset_index(drop=True).add_prefix(_Q)
+            yield _fill(quarantined, "quarantine")
+        counts = pd.DataFrame({_ROWS: [len(batch)], _OTHER: [len(good) - len(scored)]})
+        yield _fill(counts, "count")
+
+
+# -- the output folder, on any Hadoop file system ---------------------------------------------
+
+
+class _FileSystem:
+    """The few Hadoop FileSystem calls the engine needs (local disk, HDFS, S3A alike), so the
+    outputs are staged and renamed into place wherever they live."""
+
+    def __init__(self, spark: Any, path: str) -> None:
+        self._jvm = spark.sparkContext._jvm
+        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+        self._fs = self.path(path).getFileSystem(self._conf)
+
+    def path(self, path: str) -> Any:
+        return self._jvm.org.apache.hadoop.fs.Path(path)
+
+    def exists(self, path: str) -> bool:
+        return bool(self._fs.exists(self.path(path)))
+
+    def mkdirs(self, path: str) -> None:
+        if not self._fs.mkdirs(self.path(path)):
+            raise OSError(f"cannot create {path}")
+
+    def delete(self, path: str) -> None:
+        if self._fs.exists(self.path(path)):
+            self._fs.delete(self.path(path), True)
+
+    def rename(self, src: str, dst: str) -> None:
+        if not self._fs.rename(self.path(src), self.path(dst)):
+            raise OSError(f"cannot move {src} to {dst}")
+
+    def read_text(self, path: str) -> str | None:
+        if not self.exists(path):
+            return None
+        stream = self._fs.open(self.path(path))
+        try:
+            reader = self._jvm.java.io.BufferedReader(
+                self._jvm.java.io.InputStreamReader(stream, "UTF-8")
+            )
+            lines = []
+            line = reader.readLine()
+            while line is not None:
+                lines.append(line)
+                line = reader.readLine()
+            return "\n".join(lines)
+        finally:
+            stream.close()
+
+    def write_text(self, path: str, text: str) -> None:
+        """Written beside ``path`` and renamed onto it: never seen half-written."""
+        tmp = f"{path}.tmp"
+        stream = self._fs.create(self.path(tmp), True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+        self.delete(path)
+        self.rename(tmp, path)
+
+    def fingerprint(self, paths: list[str], *, max_notes_chars: int) -> str:
+        """sha256 of every input file's path, size and modification time (reads no data)."""
+        h = hashlib.sha256()
+        for given in paths:
+            p = self.path(given)
+            fs = p.getFileSystem(self._conf)
+            found = []
+            files = fs.listFiles(p, True)
+            while files.hasNext():
+                st = files.next()
+                found.append(
+                    f"{st.getPath().toString()}\0{st.getLen()}\0{st.getModificationTime()}"
+                )
+            for line in sorted(found):
+                h.update(line.encode() + b"\n")
+        h.update(f"max_notes_chars={max_notes_chars}".encode())
+        return h.hexdigest()
+
+
+def _join(folder: str, name: str) -> str:
+    return folder.rstrip("/") + "/" + name
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -285,7 +423,7 @@ def score_spark(
     input_path: str | Path | list[str | Path],
     *,
     model: str | Path,
-    out_path: str | Path,
+    out_dir: str | Path,
     spark: Any = None,
     explain: bool = False,
     partitions: int | None = None,
@@ -294,17 +432,50 @@ def score_spark(
     tracking_uri: str | None = None,
 ) -> dict[str, Any]:
     """Score a Parquet export (file, folder or list; local or any Spark file system) with
-    ``model`` into the Parquet folder ``out_path`` (replaced if it exists).
+    ``model`` into the folder ``out_dir``, as the local engine lays it out:
+    ``scored.parquet`` and ``quarantine.parquet`` (Spark Parquet folders) and
+    ``score_summary.json``.
 
-    ``spark``: a session (default: ``SparkSession.builder.getOrCreate()``). Returns a summary:
-    rows in, entries out, model identity, output path and seconds.
+    The outputs are written under a staging folder and moved into place only when the whole
+    run succeeded, the summary last, so a killed or failed run leaves the previous outputs (or
+    none) and no partial ones. Re-running a finished run on the same input files and model does
+    nothing (``noop`` is true in the returned summary). A killed run starts again from the
+    beginning: Spark's own unit of recovery is the task, which it retries inside a run.
+
+    ``spark``: a session (default: ``SparkSession.builder.getOrCreate()``). Returns the summary:
+    rows in = entries + non-oversight contacts + quarantined, label distribution, model
+    identity, input fingerprint, outputs and seconds.
     """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
     session_cls = _require_pyspark()
     start = time.perf_counter()
     loaded = load_scoring_model(model, tracking_uri=tracking_uri)  # ScoreModelError
     if spark is None:
         spark = session_cls.builder.appName("oversight-score").getOrCreate()
-    frame, columns = _read(spark, input_path, partitions)
+    out = str(out_dir)
+    inputs = [str(p) for p in ([input_path] if isinstance(input_path, (str, Path)) else input_path)]
+    frame, columns = _read(spark, input_path, partitions)  # checks the input first
+    try:
+        fs = _FileSystem(spark, out)
+        fs.mkdirs(out)
+    except Exception as exc:
+        raise ScoreOutputError(
+            f"output folder {out} is not writable ({type(exc).__name__})"
+        ) from None
+    outputs = {
+        "scored": _join(out, f"{SCORED_STEM}.parquet"),
+        "quarantine": _join(out, f"{QUARANTINE_STEM}.parquet"),
+        "summary": _join(out, SUMMARY_FILE),
+    }
+    fingerprint = fs.fingerprint(
+        _local_files(input_path) or inputs, max_notes_chars=max_notes_chars
+    )
+    done = _finished(fs, outputs, fingerprint, loaded.sha256)
+    if done is not None:
+        return done
+
     info = {
         "folder": str(Path(loaded.folder).resolve()),
         "ref": loaded.ref,
@@ -321,36 +492,107 @@ def score_spark(
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         return score_partition(batches, shared.value)
 
-    scored = frame.mapInPandas(run, schema=scored_spark_schema())
-    out = str(out_path)
+    combined = frame.mapInPandas(run, schema=combined_spark_schema()).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    staging = _join(out, f".staging-{uuid.uuid4().hex[:12]}")
+    staged = {k: _join(staging, Path(v).name) for k, v in outputs.items() if k != "summary"}
     try:
-        scored.write.mode("overwrite").parquet(out)
-    except Exception as exc:
-        cause = _oversight_cause(exc)
-        if cause is not None:
-            raise cause from None
-        if "Python worker" in str(exc) or "PythonException" in type(exc).__name__:
-            raise
-        raise ScoreOutputError(
-            f"cannot write the scored output to {out}: {type(exc).__name__}"
-        ) from None
-    written = spark.read.parquet(out)
-    rows_in = frame.count()
-    return {
-        "engine": "spark",
-        "inputs": [
-            str(p) for p in ([input_path] if isinstance(input_path, (str, Path)) else input_path)
-        ],
-        "rows_in": int(rows_in),
-        "entries_out": int(written.count()),
-        "model_ref": loaded.ref,
-        "model_kind": loaded.kind,
-        "model_version": loaded.version,
-        "model_sha256": loaded.sha256,
-        "partitions": int(frame.rdd.getNumPartitions()),
-        "out_path": out,
-        "seconds": round(time.perf_counter() - start, 3),
-    }
+        try:
+            entries = combined.filter(F.col(_RECORD) == "entry").select(*SCORED_COLUMNS)
+            entries.write.parquet(staged["scored"])
+            quarantine = combined.filter(F.col(_RECORD) == "quarantine").select(
+                *[F.col(_Q + c).alias(c) for c in QUARANTINE_SCHEMA.names]
+            )
+            quarantine.write.parquet(staged["quarantine"])
+            totals = (
+                combined.filter(F.col(_RECORD) == "count")
+                .agg(F.sum(_ROWS).alias("rows"), F.sum(_OTHER).alias("other"))
+                .first()
+            )
+            reasons = _counts(quarantine, "reason")
+            summary = {
+                "engine": "spark",
+                "inputs": inputs,
+                "input_fingerprint": fingerprint,
+                "model_ref": loaded.ref,
+                "model_kind": loaded.kind,
+                "model_version": loaded.version,
+                "model_sha256": loaded.sha256,
+                "format": "parquet",
+                "rows_in": int(totals["rows"] or 0),
+                "entries_out": int(entries.count()),
+                "non_oversight": int(totals["other"] or 0),
+                "quarantined": sum(reasons.values()),
+                "quarantined_by_reason": reasons,
+                "entries_by_reason": _counts(entries, "oversight_reason"),
+                "label_distribution": {
+                    h: _counts(entries, h) for h in ("oversight_type", "content")
+                },
+                "partitions": int(frame.rdd.getNumPartitions()),
+                "outputs": outputs,
+                "version": __version__,
+                "noop": False,
+            }
+        except Exception as exc:
+            cause = _oversight_cause(exc)
+            if cause is not None:
+                raise cause from None
+            if "Python worker" in str(exc) or "PythonException" in type(exc).__name__:
+                raise
+            raise ScoreOutputError(
+                f"cannot write the scored output to {out}: {type(exc).__name__}"
+            ) from None
+        finally:
+            combined.unpersist()
+        if summary["rows_in"] != (
+            summary["entries_out"] + summary["non_oversight"] + summary["quarantined"]
+        ):
+            raise PrepareInvariantError(
+                rows_in=summary["rows_in"],
+                entries=summary["entries_out"],
+                non_oversight=summary["non_oversight"],
+                quarantined=summary["quarantined"],
+            )
+        fs.delete(outputs["summary"])  # the old outputs stop counting as a finished run first
+        for key, path in staged.items():
+            fs.delete(outputs[key])
+            fs.rename(path, outputs[key])
+        seconds = time.perf_counter() - start
+        summary["seconds"] = round(seconds, 3)
+        summary["rows_per_second"] = round(summary["rows_in"] / max(seconds, 1e-9), 1)
+        fs.write_text(outputs["summary"], json.dumps(summary, indent=2) + "\n")
+    finally:
+        fs.delete(staging)
+    return summary
+
+
+def _counts(frame: Any, column: str) -> dict[str, int]:
+    rows = frame.groupBy(column).count().collect()
+    return {str(r[column]): int(r["count"]) for r in sorted(rows, key=lambda r: str(r[column]))}
+
+
+def _finished(
+    fs: _FileSystem, outputs: dict[str, str], fingerprint: str, model_sha: str
+) -> dict[str, Any] | None:
+    """The summary of a finished run of this input and model in the folder, or None."""
+    text = fs.read_text(outputs["summary"])
+    if text is None or not all(
+        fs.exists(_join(outputs[k], "_SUCCESS")) for k in outputs if k != "summary"
+    ):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if (
+        data.get("engine") != "spark"
+        or data.get("input_fingerprint") != fingerprint
+        or data.get("model_sha256") != model_sha
+    ):
+        return None
+    data["noop"] = True
+    return data
 
 
 def _oversight_cause(exc: BaseException) -> OversightError | None:
@@ -380,7 +622,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--input", required=True, nargs="+", help="Parquet file(s) or folder(s)")
     parser.add_argument("--model", required=True, help="model folder or MLflow models:/ URI")
-    parser.add_argument("--out", required=True, help="output Parquet folder (replaced)")
+    parser.add_argument(
+        "--out", required=True, help="output folder: scored.parquet, quarantine.parquet, summary"
+    )
     parser.add_argument("--explain", action="store_true", help="add short explanations")
     parser.add_argument("--partitions", type=int, default=None)
     parser.add_argument("--tracking-uri", default=None)
@@ -392,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = score_spark(
             args.input if len(args.input) > 1 else args.input[0],
             model=args.model,
-            out_path=args.out,
+            out_dir=args.out,
             spark=spark,
             explain=args.explain,
             partitions=args.partitions,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ except (OSError, subprocess.SubprocessError):
 
 from pipeline.classify import make_model  # noqa: E402
 from pipeline.datasets import load_synth  # noqa: E402
-from pipeline.errors import InputError, ScoreModelError  # noqa: E402
+from pipeline.errors import InputError, ScoreModelError, ScoreOutputError  # noqa: E402
 from pipeline.score import SCORED_COLUMNS, score  # noqa: E402
 from pipeline.score.spark import score_spark  # noqa: E402
 from pipeline.synth import generate, write_synth  # noqa: E402
@@ -63,30 +64,41 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory):
+    """A small export with every row of its first 300 repeated at the end (duplicate contact
+    ids: quarantined, first copies kept) and a few unusable rows, so both engines quarantine."""
     folder = tmp_path_factory.mktemp("export")
     write_synth(generate(20, seed=32, workers=1), folder, fmt="parquet")
-    return folder / "export.parquet"
+    table = pd.read_parquet(folder / "export.parquet")
+    bad = table.head(3).copy()
+    bad["contact_id"] = ["bad-1", "bad-2", "bad-3"]
+    bad.loc[bad.index[0], "crn"] = None
+    bad.loc[bad.index[1], "contact_date"] = "31/02/2024"
+    bad.loc[bad.index[2], "contact_id"] = None
+    path = folder / "export_with_bad_rows.parquet"
+    pd.concat([table, bad, table.head(300)], ignore_index=True).to_parquet(path, index=False)
+    return path
 
 
 @pytest.fixture(scope="module")
 def both(spark, export, model_dir, tmp_path_factory):
     local_out = tmp_path_factory.mktemp("local")
     local = score(export, model=model_dir, out_dir=local_out, explain=True, chunk_rows=300)
-    spark_out = tmp_path_factory.mktemp("spark") / "scored"
+    spark_out = tmp_path_factory.mktemp("spark")
     summary = score_spark(
-        export, model=model_dir, out_path=spark_out, spark=spark, explain=True, partitions=2
+        export, model=model_dir, out_dir=spark_out, spark=spark, explain=True, partitions=2
     )
     return (
         pd.read_parquet(local_out / "scored.parquet"),
         local,
-        spark.read.parquet(str(spark_out)).toPandas(),
+        pd.read_parquet(spark_out / "scored.parquet"),
         summary,
         spark_out,
+        local_out,
     )
 
 
 def test_same_labels_and_probabilities(both):
-    local, _, remote, _, _ = both
+    local, _, remote, *_ = both
     assert len(local) > 0 and remote["contact_id"].is_unique
     assert sorted(remote["contact_id"]) == sorted(local["contact_id"])
     a = local.set_index("contact_id").sort_index()
@@ -108,44 +120,68 @@ def test_same_labels_and_probabilities(both):
 
 
 def test_output_columns_and_summary(both, export):
-    local_frame, local, remote, summary, spark_out = both
+    _, local, remote, summary, spark_out, _ = both
     assert list(remote.columns) == list(SCORED_COLUMNS)
-    assert summary["rows_in"] == local.rows_in
-    assert summary["entries_out"] == local.entries_out == len(remote)
-    assert summary["model_version"] == local.model_version
+    for key in ("rows_in", "entries_out", "non_oversight", "quarantined", "model_version"):
+        assert summary[key] == getattr(local, key), key
+    assert summary["quarantined_by_reason"] == local.quarantined_by_reason
+    assert summary["label_distribution"] == local.label_distribution
+    assert summary["rows_in"] == len(pd.read_parquet(export))
+    assert summary["quarantined"] >= 303  # 300 duplicates and 3 unusable rows
     assert remote["source_file"].eq(str(export.resolve())).all()
-    assert (spark_out / "_SUCCESS").is_file()
+    assert int(remote["source_row"].max()) <= len(pd.read_parquet(export)) - 303  # first copies
+    for name in ("scored.parquet", "quarantine.parquet"):
+        assert (spark_out / name / "_SUCCESS").is_file()
+    on_disk = json.loads((spark_out / "score_summary.json").read_text("utf-8"))
+    assert on_disk["input_fingerprint"] == summary["input_fingerprint"]
+    assert not [p for p in spark_out.iterdir() if p.name.startswith(".staging")]
 
 
-def test_duplicates_across_partitions_are_dropped(spark, export, model_dir, tmp_path):
-    """An export holding every row twice gives the same entries: the first copies are kept."""
-    doubled = tmp_path / "doubled.parquet"
-    table = pd.read_parquet(export)
-    pd.concat([table, table], ignore_index=True).to_parquet(doubled, index=False)
-    out = tmp_path / "scored"
-    summary = score_spark(doubled, model=model_dir, out_path=out, spark=spark, partitions=3)
-    frame = pd.read_parquet(out)
-    assert frame["contact_id"].is_unique
-    assert summary["rows_in"] == 2 * len(table)
-    assert int(frame["source_row"].max()) <= len(table)  # first copies only
+def test_quarantine_matches_local_and_is_redacted(both):
+    *_, spark_out, local_out = both
+    local = pd.read_parquet(local_out / "quarantine.parquet")
+    remote = pd.read_parquet(spark_out / "quarantine.parquet")
+    assert list(remote.columns) == list(local.columns)
+    key = ["source_row", "reason", "field"]
+    a = local.sort_values(key).reset_index(drop=True)
+    b = remote.sort_values(key).reset_index(drop=True)
+    assert a[key].equals(b[key])
+    assert a["notes"].fillna("").tolist() == b["notes"].fillna("").tolist()
+    assert "[PERSON]" in "".join(b["notes"].fillna(""))  # names in the duplicates' notes
+
+
+def test_rerun_is_a_noop(both, spark, export, model_dir):
+    *_, summary, spark_out, _ = both
+    before = {p: p.stat().st_mtime_ns for p in spark_out.rglob("*") if p.is_file()}
+    again = score_spark(export, model=model_dir, out_dir=spark_out, spark=spark, explain=True)
+    assert again["noop"] is True and again["rows_in"] == summary["rows_in"]
+    assert {p: p.stat().st_mtime_ns for p in spark_out.rglob("*") if p.is_file()} == before
 
 
 def test_bad_input_is_our_error(spark, model_dir, tmp_path):
     csv = tmp_path / "export.csv"
     csv.write_text("contact_id,crn\n1,A123456\n", "utf-8")
     with pytest.raises(InputError, match="Parquet"):
-        score_spark(csv, model=model_dir, out_path=tmp_path / "o1", spark=spark)
+        score_spark(csv, model=model_dir, out_dir=tmp_path / "o1", spark=spark)
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"not parquet at all")
     with pytest.raises(InputError, match="Parquet"):
-        score_spark(broken, model=model_dir, out_path=tmp_path / "o2", spark=spark)
+        score_spark(broken, model=model_dir, out_dir=tmp_path / "o2", spark=spark)
     with pytest.raises(InputError):
         score_spark(
-            tmp_path / "absent.parquet", model=model_dir, out_path=tmp_path / "o3", spark=spark
+            tmp_path / "absent.parquet", model=model_dir, out_dir=tmp_path / "o3", spark=spark
         )
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
 
 
+def test_unwritable_output_is_our_error(spark, export, model_dir, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", "utf-8")
+    with pytest.raises(ScoreOutputError, match="not writable"):
+        score_spark(export, model=model_dir, out_dir=blocker / "out", spark=spark)
+
+
 def test_unknown_model_is_our_error(spark, export, tmp_path):
     with pytest.raises(ScoreModelError):
-        score_spark(export, model=tmp_path / "no-model", out_path=tmp_path / "o", spark=spark)
+        score_spark(export, model=tmp_path / "no-model", out_dir=tmp_path / "o", spark=spark)
+    assert not (tmp_path / "o").exists()
