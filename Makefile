@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_CASES ?= 300
 DEMO_SEED ?= 7
 
-.PHONY: help install demo test bench lint format clean mlflow-ui repro
+.PHONY: help install demo test bench lint format clean mlflow-ui repro chromium
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -25,7 +25,18 @@ install: $(STAMP)  ## create .venv and install the package with dev tools
 demo: $(STAMP)  ## run the main job end to end on the embedded synthetic export
 	$(BIN)/oversight demo --cases $(DEMO_CASES) --seed $(DEMO_SEED)
 
-test: $(STAMP)  ## run the test suite
+# The report's browser test needs a headless Chromium: Debian's package, installed only when no
+# chromium binary is on PATH (CI runs as root; elsewhere through sudo).
+chromium:  ## install Debian's chromium for the report's browser test, if missing
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	    || command -v google-chrome >/dev/null 2>&1; then :; \
+	else \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    echo "installing Debian's chromium (headless browser for the report test)"; \
+	    $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
+test: $(STAMP) chromium  ## run the test suite
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)  ## run the benchmarks and print figures for docs/benchmarks.md

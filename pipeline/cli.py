@@ -417,6 +417,14 @@ def score(
             help="local (streaming, resumable) or spark (a Parquet export, Spark DataFrame)."
         ),
     ] = "local",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Local engine: processes that detect, redact and classify (inputs of 20,000 "
+            "rows or more; the output is the same).",
+        ),
+    ] = _SCORE.get("workers", 1),
 ) -> None:
     """Batch-score exports: every oversight entry with its labels, probabilities and why.
 
@@ -430,7 +438,7 @@ def score(
     (mapInPandas) over a Parquet export, writing Parquet; on a cluster use spark-submit with
     pipeline/score/spark.py (see its docstring).
 
-    Example: oversight score data/raw/synth/export.csv --model models:/oversight@champion
+    Example: oversight score data/raw/synth/export.csv --model models:/oversight@champion --workers 2
     """
     import time
 
@@ -484,6 +492,7 @@ def score(
                 mapping=mapping,
                 progress=tick,
                 explain=explain,
+                n_process=workers,
             )
     except (OversightError, OSError) as exc:
         raise _fail(exc) from None
@@ -510,6 +519,239 @@ def score(
         console.print(f"  {name:14s} {path}")
 
 
+_MEASURE = config.params("measure")
+
+
+@app.command()
+def measure(
+    scored: Annotated[
+        Path, typer.Argument(help="The scored entries from `oversight score` (Parquet or CSV).")
+    ] = config.PROCESSED_DIR / "scored.parquet",
+    export: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--export",
+            "-e",
+            help="The export file(s) or folder(s) that were scored; needed for coverage, "
+            "quarterly review and responsiveness (all cases and the risk events). Only metadata "
+            "columns are read.",
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = (
+        config.PROCESSED_DIR / "measures"
+    ),
+    by: Annotated[
+        str,
+        typer.Option(
+            help="Breakdowns, comma-separated: region, pdu, team, rosh (rosh_level), month."
+        ),
+    ] = _MEASURE.get("by", "region,pdu,team,rosh_level,month"),
+    validation: Annotated[
+        Path | None,
+        typer.Option(
+            help="The model's validation metrics.json (`oversight evaluate`): its confusion "
+            "matrices adjust the shares for classifier error."
+        ),
+    ] = _MEASURE.get("validation", config.PROCESSED_DIR / "evaluation" / "metrics.json"),
+    initiator_validation: Annotated[
+        Path | None,
+        typer.Option(
+            help="Scored or prepared entries of a labelled export (labels.parquet beside the "
+            "export), or a JSON confusion: adjusts the rules' initiator (reactive share)."
+        ),
+    ] = None,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(help="Group against the rest, e.g. region=Wales (repeatable)."),
+    ] = None,
+    compare_periods: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Two periods of months, e.g. 2024-01:2024-06,2024-07:2024-12 (repeatable)."
+        ),
+    ] = None,
+    adjust: Annotated[
+        bool,
+        typer.Option(
+            "--adjust/--no-adjust", help="Adjust for classifier error (needs --validation)."
+        ),
+    ] = True,
+    window: Annotated[
+        int, typer.Option(min=0, help="Days after a risk event within which a response counts.")
+    ] = _MEASURE.get("response_window_days", 5),
+    suppress: Annotated[
+        int, typer.Option(min=1, help="Figures behind fewer units than this are suppressed.")
+    ] = _MEASURE.get("suppression_threshold", 10),
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Cluster-bootstrap replicates.")
+    ] = _MEASURE.get("bootstrap", 1000),
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = _MEASURE.get(
+        "seed", 0
+    ),
+    mapping: Annotated[Path | None, typer.Option(help="YAML column-mapping file.")] = None,
+) -> None:
+    """Measure the oversight culture: reactive, defensive, coverage, responsiveness, mix.
+
+    Every measure of domain.md section 4, overall and by region, PDU, team, RoSH level and
+    month, with a 95% interval and the count behind it. Shares of predicted labels are biased
+    when the classifier errs, so each is adjusted with the model's validated confusion matrix
+    (Rogan-Gladen for shares of entries, Bayes per entry for "at least one" measures) and the
+    interval comes from a cluster bootstrap by case that also redraws the validation confusion;
+    the raw (predicted-label) figure is given alongside. Groups under --suppress units are
+    nulled. --compare and --compare-periods give differences with their intervals.
+
+    Writes measures.parquet/.csv, comparisons.parquet/.csv, delays.parquet and measures.json
+    (the input of `oversight report`). No contact ids, CRNs or note text are written.
+
+    Example: oversight measure data/processed/scored.parquet --export data/raw/synth/export.csv --compare region=Wales
+    """
+    from pipeline.measure import MeasureSettings
+    from pipeline.measure import measure as run_measure
+
+    settings = MeasureSettings(
+        response_window_days=window,
+        lookahead_days=_MEASURE.get("lookahead_days", 30),
+        background_days=_MEASURE.get("background_days", 30),
+        suppression_threshold=suppress,
+        confidence=_MEASURE.get("confidence", 0.95),
+        n_boot=bootstrap,
+        seed=seed,
+        adjust=adjust,
+    )
+    if adjust and validation is not None and not Path(validation).exists():
+        console.print(
+            f"[yellow]no validation metrics at {validation}: measures are not adjusted "
+            "(run `oversight evaluate`, or pass --validation)[/yellow]"
+        )
+        validation = None
+    steps = ["read", "overall", *[b.strip() for b in by.split(",") if b.strip()]]
+    try:
+        with _progress() as progress:
+            task = progress.add_task("measuring", total=len(steps))
+            result = run_measure(
+                scored,
+                exports=export or [],
+                out_dir=out,
+                by=by,
+                validation=validation if adjust else None,
+                initiator_validation=initiator_validation,
+                compare_groups=compare or [],
+                compare_periods=compare_periods or [],
+                settings=settings,
+                mapping=mapping,
+                progress=lambda step: progress.update(
+                    task, advance=1, description=f"measuring ({step} done)"
+                ),
+            )
+    except (OversightError, OSError) as exc:
+        raise _fail(exc) from None
+    table = Table(title="culture measures (overall)")
+    for col in ("measure", "estimate", "95% interval", "raw", "n", "adjusted"):
+        table.add_column(col, no_wrap=col != "measure")
+    for row in result.summary["headline"]:
+        name = row["measure"] + (f" ({row['category']})" if row.get("category") else "")
+        est = row["estimate"]
+        if est is None:
+            table.add_row(name, "suppressed", "", "", str(row["n"]), "")
+            continue
+        days = row["measure"] == "median_response_delay_days"
+        fmt = (lambda v: f"{v:.1f} d") if days else (lambda v: f"{v:.1%}")
+        table.add_row(
+            name,
+            fmt(est),
+            f"{fmt(row['lower'])} - {fmt(row['upper'])}",
+            fmt(row["raw_estimate"]) if row["raw_estimate"] is not None else "",
+            f"{row['n']:,}",
+            "yes" if row["adjusted"] else "no",
+        )
+    console.print(table)
+    for warning in result.warnings:
+        console.print(f"[yellow]{warning}[/yellow]")
+    for name, path in result.paths.items():
+        console.print(f"  {name:18s} {path}")
+
+
+@app.command()
+def report(
+    measures: Annotated[
+        Path,
+        typer.Argument(help="The folder `oversight measure` wrote (measures.parquet and friends)."),
+    ] = config.PROCESSED_DIR / "measures",
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = (
+        config.PROCESSED_DIR / "report.html"
+    ),
+    evaluation: Annotated[
+        Path | None,
+        typer.Option(
+            help="An `oversight evaluate` folder: adds the model's confusion matrices to the "
+            "methods section."
+        ),
+    ] = None,
+    title: Annotated[str, typer.Option(help="The report's title.")] = (
+        "Management oversight culture: reactive and defensive oversight"
+    ),
+    threshold: Annotated[
+        int,
+        typer.Option(min=10, help="Suppress groups with fewer entries than this (never below 10)."),
+    ] = 10,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Open the report in headless Chromium; fail unless it loads without errors "
+            "and every chart renders.",
+        ),
+    ] = False,
+    screenshot: Annotated[
+        Path | None,
+        typer.Option(help="Also save a PNG of the report (headless Chromium, < 300 KB)."),
+    ] = None,
+    screenshot_height: Annotated[
+        int | None,
+        typer.Option(min=200, help="Pixels of the page the screenshot shows (default: all)."),
+    ] = None,
+) -> None:
+    """Render the evaluator's report: one self-contained HTML file from the measure tables.
+
+    Headline figures with 95% intervals (adjusted for classifier error and raw, labelled),
+    charts by region and PDU with interval whiskers, monthly trends, the type mix, the delay
+    from risk event to oversight, comparisons, and a methods section (model, validation scores,
+    how the adjustment works, limitations) with a glossary. Groups under the threshold are not
+    shown. Only aggregated figures: no note text, no case identifiers. Nothing is loaded from
+    the network, so the file opens from a shared drive or an e-mail.
+
+    Example: oversight report data/processed/measures --out report.html --check
+    """
+    from pipeline.report import check_report, render_report
+    from pipeline.report import screenshot as take_screenshot
+
+    try:
+        with console.status("drawing the charts"):
+            result = render_report(
+                measures, out=out, evaluation_dir=evaluation, title=title, threshold=threshold
+            )
+        console.print(
+            f"report: {len(result.charts)} charts, {result.suppressed_rows} figures suppressed "
+            f"(n < {threshold}), {result.bytes / 1024:,.0f} KiB -> {result.path}"
+        )
+        if check:
+            with console.status("opening the report in headless Chromium"):
+                seen = check_report(result.path)
+            if not seen.ok:
+                problems = "; ".join(seen.problems())
+                raise _fail(OversightError(f"the report failed its browser check: {problems}"))
+            console.print(
+                f"browser check: {seen.charts_ok}/{seen.charts_total} charts rendered, no errors"
+            )
+        if screenshot is not None:
+            with console.status("taking a screenshot"):
+                png = take_screenshot(result.path, screenshot, height=screenshot_height)
+            console.print(f"screenshot: {png} ({png.stat().st_size / 1024:,.0f} KiB)")
+    except (OversightError, OSError) as exc:
+        raise _fail(exc) from None
+    typer.echo(str(result.path))
+
+
 @app.command()
 def demo(
     cases: Annotated[
@@ -527,7 +769,9 @@ def demo(
 
     Generates the export (CSV, as Excel saves it) with its ground truth, summarises it,
     prepares the entries table and checks detection against the truth, trains and registers the
-    baseline (tracked in MLflow), and evaluates it on an independent export of another seed.
+    baseline (tracked in MLflow), and evaluates it on an independent export of another seed;
+    then scores the export with that model, measures the culture (adjusted with the validated
+    confusion) and renders the evaluator's HTML report, whose path it prints last.
 
     Example: oversight demo --cases 300 --seed 7
     """
@@ -588,17 +832,393 @@ def demo(
     _print_metrics(
         external.metrics, f"baseline: export seed {seed + 1} ({external.n_eval:,} entries)"
     )
+
+    # The evaluator's end of the job: score the export with the model just trained, measure
+    # the culture (adjusted with the confusion validated on the other seed), render the report.
+    from pipeline.measure import measure as run_measure
+    from pipeline.report import render_report
+    from pipeline.score import score as run_score
+
+    evaluation_dir = config.PROCESSED_DIR / "evaluation"
+    with _progress() as progress:
+        task = progress.add_task("scoring contacts", total=len(result.export))
+        scored = run_score(
+            [paths["export"]],
+            model=model_dir,
+            out_dir=config.PROCESSED_DIR,
+            progress=lambda n: progress.advance(task, n),
+        )
+    measures_dir = config.PROCESSED_DIR / "measures"
+    with console.status("measuring the culture (bootstrap intervals)") as status:
+        run_measure(
+            scored.outputs["scored"],
+            exports=[paths["export"]],
+            validation=evaluation_dir / "metrics.json",
+            compare_groups=["region=Wales"],
+            out_dir=measures_dir,
+            progress=lambda step: status.update(f"measuring the culture: {step}"),
+        )
+        status.update("drawing the report")
+        report_result = render_report(
+            measures_dir,
+            out=config.PROCESSED_DIR / "report.html",
+            evaluation_dir=evaluation_dir,
+        )
+    console.print(
+        f"score: {scored.entries_out:,} entries scored by {scored.model_version}; measures and "
+        f"report: {len(report_result.charts)} charts, {report_result.suppressed_rows} figures "
+        "suppressed (n < 10)"
+    )
     console.print("[bold]outputs[/bold]")
     outputs = {
         **paths,
         "synth summary": str(summary_path),
         **prepared.outputs,
         "model": str(model_dir),
-        "evaluation": str(config.PROCESSED_DIR / "evaluation"),
+        "evaluation": str(evaluation_dir),
+        "scored": str(scored.outputs["scored"]),
+        "measures": str(measures_dir),
         "mlflow": "experiments/mlflow.db (make mlflow-ui)",
     }
     for name, path in outputs.items():
         console.print(f"  {name:14s} {path}")
+    console.print(f"[bold]report[/bold]  {report_result.path}  (open it in a browser)")
+
+
+# --- annotate: the Label Studio round trip (pipeline.annotate.labelstudio) ---------------------
+
+annotate_app = typer.Typer(
+    help=(
+        "Label entries in Label Studio: export tasks to label, import annotators' exports.\n\n"
+        "export picks the entries worth labelling and writes Label Studio tasks with the "
+        "model's pre-annotations; import reads the annotations back, measures agreement and "
+        "writes the labelled file train reads. Annotators follow docs/labelling-guide.md."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(annotate_app, name="annotate")
+
+
+@annotate_app.command("export")
+def annotate_export(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="entries.parquet (oversight prepare) or scored.parquet / .csv (oversight score).",
+            show_default=False,
+        ),
+    ],
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="How many entries to label.")] = 100,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="uncertainty (what the model is least sure of), random, or stratified "
+            "(spread over predicted type x region)."
+        ),
+    ] = "uncertainty",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model folder or MLflow URI for pre-annotations and uncertainty; default: the "
+            "probabilities of a scored input.",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Earlier tasks.json, Label Studio exports or labelled files: their entries "
+            "are not picked again (repeatable)."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the tasks.")] = (
+        config.PROCESSED_DIR / "annotation" / "batch"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed (random order, tie-breaks).")] = 0,
+) -> None:
+    """Pick entries to label and write Label Studio tasks with pre-annotations.
+
+    Writes tasks.json (Label Studio's JSON import format: redacted text, a stable task id
+    derived from the contact id, the model's predictions with model_version and score),
+    labeling_config.xml (paste it into the project's Labeling Interface > Code) and
+    manifest.json. Import tasks.json into the project, label, then export the project as
+    JSON and run oversight annotate import.
+
+    Example: oversight annotate export data/interim/entries.parquet --n 200 --strategy uncertainty --model models:/oversight@champion
+    """
+    from pipeline.annotate.labelstudio import export_tasks
+
+    try:
+        with console.status("exporting tasks") as status:
+            result = export_tasks(
+                inputs,
+                n=n,
+                out_dir=out,
+                strategy=strategy,
+                model=model,
+                exclude=exclude or [],
+                seed=seed,
+                status=lambda msg: status.update(msg),
+            )
+    except (OversightError, OSError) as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"{result.n_tasks:,} tasks ({result.strategy}) from {result.n_pool:,} entries "
+        f"({result.n_excluded:,} excluded as already labelled); "
+        f"pre-annotations: {result.model_version or 'none'}"
+    )
+    for head, mix in result.label_mix.items():
+        console.print(f"  predicted {head}: " + ", ".join(f"{k} {v}" for k, v in mix.items()))
+    for name, path in result.outputs.items():
+        console.print(f"  {name:16s} {path}")
+
+
+@annotate_app.command("import")
+def annotate_import(
+    exports: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Label Studio JSON exports: one per annotator, or one with several "
+            "annotators' annotations per task.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the outputs.")] = (
+        config.PROCESSED_DIR / "annotation" / "labelled"
+    ),
+    labeling_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="The project's labeling config (XML); default: the one export wrote."
+        ),
+    ] = None,
+    adjudicated: Annotated[
+        Path | None,
+        typer.Option(help="A filled-in adjudication.csv: its final_* labels override the vote."),
+    ] = None,
+) -> None:
+    """Read annotators' Label Studio exports: agreement, adjudication, the labelled file.
+
+    Checks every annotation against the labeling config (unknown from_name, a choice the
+    config does not offer, a task without its contact id: an error naming file, task and
+    field). Writes labelled.parquet (final labels by agreement, majority or adjudication, in
+    the format oversight train reads), agreement.json (Cohen's kappa per annotator pair,
+    Krippendorff's alpha per field, per-label disagreement) and adjudication.csv (the tasks
+    annotators disagree on: fill final_* and import again with --adjudicated).
+
+    Example: oversight annotate import alice.json bob.json --out data/processed/annotation/labelled
+    """
+    from pipeline.annotate.labelstudio import import_annotations
+
+    try:
+        with console.status("importing annotations"):
+            result = import_annotations(
+                exports, out_dir=out, config=labeling_config, adjudicated=adjudicated
+            )
+    except (OversightError, OSError) as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"{result.n_annotations:,} annotations of {result.n_tasks:,} tasks by "
+        f"{len(result.annotators)} annotator(s); {result.n_labelled:,} labelled, "
+        f"{result.n_disagreements:,} to adjudicate, {result.n_adjudicated:,} adjudicated"
+    )
+    table = Table(title="agreement")
+    for col in ("field", "Krippendorff's alpha", "Cohen's kappa (pairs)", "most disputed label"):
+        table.add_column(col)
+    for fld, rep in result.agreement["fields"].items():
+        alpha = rep["krippendorff_alpha"]
+        kappas = ", ".join(
+            f"{k['annotator_a']}/{k['annotator_b']} "
+            + ("n/a" if k["kappa"] is None else f"{k['kappa']:.2f}")
+            + f" (n={k['n_tasks']})"
+            for k in rep["cohen_kappa"]
+        )
+        rated = [r for r in rep["per_label"] if r["disagreement_rate"] is not None]
+        worst = max(rated, key=lambda r: r["disagreement_rate"], default=None)
+        table.add_row(
+            fld,
+            "n/a" if alpha is None else f"{alpha:.3f}",
+            kappas or "n/a (one annotator)",
+            f"{worst['label']} ({worst['disagreement_rate']:.0%})" if worst else "",
+        )
+    console.print(table)
+    for name, path in result.outputs.items():
+        console.print(f"  {name:14s} {path}")
+
+
+# --- annotation loop: label issues and the learning curve (issue 7) ---------------------------
+
+
+@app.command("label-issues")
+def label_issues(
+    data: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Labelled sources: generator folders, labelled CSV/JSONL/Parquet files, "
+            "Label Studio JSON exports.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for label_issues.csv/.parquet and summary.")
+    ] = config.PROCESSED_DIR / "label_issues",
+    folds: Annotated[
+        int, typer.Option(min=2, help="Folds (whole cases) for the out-of-fold probabilities.")
+    ] = 5,
+    model: Annotated[str, typer.Option(help="Model kind scoring the folds.")] = "baseline",
+    model_config: Annotated[
+        Path | None,
+        typer.Option("--config", help="YAML of model parameters (e.g. experiments/baseline.yaml)."),
+    ] = None,
+    rank_by: Annotated[
+        str, typer.Option(help="Label quality: self_confidence | normalized_margin.")
+    ] = "self_confidence",
+    all_rows: Annotated[
+        bool, typer.Option("--all", help="Write every entry ranked, not only the flagged ones.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed for the folds.")] = 0,
+    clean_labels: Annotated[
+        bool, typer.Option(help="Check a generator folder's clean labels, not the annotated ones.")
+    ] = False,
+) -> None:
+    """Flag likely mislabelled entries with confident learning (Northcutt et al. 2021).
+
+    Each entry is scored by a model trained on the other folds (folds are whole cases, so no case
+    leaks), per-class confidence thresholds give the confident joint of given and true labels,
+    and the entries it most likely holds in the wrong cell are flagged and ranked, for both heads
+    (oversight_type and content). Writes label_issues.csv and .parquet (contact id, given and
+    suggested label, score, rank, redacted text; lower score = more likely wrong) and
+    label_issues_summary.json (estimated noise rate and joint per head). Review the top rows,
+    relabel, retrain.
+
+    Example: oversight label-issues data/raw/synth --out data/processed/label_issues
+    """
+    from pipeline.annotate.label_issues import find_label_issues, write_label_issues
+    from pipeline.datasets import load_labelled
+
+    try:
+        with console.status("loading and redacting the labelled data"):
+            frame = load_labelled(data, clean_labels=clean_labels)
+        with _progress() as progress:
+            task = progress.add_task("out-of-fold models", total=folds)
+            result = find_label_issues(
+                frame,
+                folds=folds,
+                model=model,
+                model_params=_model_params(model, model_config),
+                rank_by=rank_by,
+                seed=seed,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        paths = write_label_issues(result, out, all_rows=all_rows)
+    except (OversightError, OSError) as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"label issues ({result.summary['n_entries']:,} entries, {folds} folds)")
+    for col in ("head", "flagged", "estimated noise rate", "out-of-fold accuracy"):
+        table.add_column(col)
+    for head, s in result.summary["heads"].items():
+        table.add_row(
+            head,
+            f"{s['n_issues']:,} of {s['n']:,}",
+            f"{s['estimated_noise_rate']:.1%}",
+            f"{s['out_of_fold_accuracy']:.3f}",
+        )
+    console.print(table)
+    for name, path in paths.items():
+        console.print(f"  {name:8s} {path}")
+
+
+@app.command("learning-curve")
+def learning_curve(
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data",
+            "-d",
+            help="Labelled sources to simulate on (repeatable; a generator folder's clean labels "
+            "are the annotator's). Default: a fresh noiseless synthetic export of --cases cases.",
+        ),
+    ] = None,
+    cases: Annotated[int, typer.Option(min=20, help="Cases to generate (without --data).")] = 400,
+    data_seed: Annotated[
+        int, typer.Option(help="Seed of the generated export and of the pool/test split.")
+    ] = 0,
+    test_size: Annotated[
+        float, typer.Option(min=0.05, max=0.9, help="Share of entries (whole cases) held out.")
+    ] = 0.3,
+    seed_size: Annotated[int, typer.Option(min=2, help="Random entries labelled first.")] = 30,
+    batch: Annotated[int, typer.Option(min=1, help="Entries labelled per round.")] = 30,
+    rounds: Annotated[int, typer.Option(min=0, help="Rounds of batch acquisition.")] = 8,
+    seeds: Annotated[int, typer.Option(min=1, help="Repeats with other seed sets (the band).")] = 3,
+    strategies: Annotated[
+        str, typer.Option(help="Comma-separated: uncertainty, random, stratified.")
+    ] = "uncertainty,random",
+    annotator_noise: Annotated[
+        float, typer.Option(min=0.0, max=0.49, help="Share of the annotator's labels flipped.")
+    ] = 0.0,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the curve CSV, summary and plot.")
+    ] = config.PROCESSED_DIR / "learning_curve",
+    plot: Annotated[
+        Path | None, typer.Option(help="Where to write the PNG (default <out>/learning_curve.png).")
+    ] = None,
+    track: Annotated[bool, typer.Option(help="Record an MLflow run.")] = True,
+) -> None:
+    """Learning curve: macro-F1 against labelled entries, uncertainty versus random sampling.
+
+    A simulated annotator (the synthetic data's true labels, optionally with --annotator-noise
+    flipped) labels a random seed set, then each round the baseline is refitted, scored on a
+    held-out test set of other cases, and the strategy picks the next batch from the pool. Writes
+    learning_curve.csv (every strategy, seed and round), learning_curve_summary.json (means,
+    spreads, area under the curve and the head-to-head against random) and the plot, and
+    records one MLflow run (experiment 'learning-curve'). Takes a few minutes at the defaults.
+
+    Example: oversight learning-curve --cases 400 --seed-size 30 --batch 30 --rounds 8 --seeds 3
+    """
+    from pipeline.annotate.learning_curve import run_learning_curve
+
+    chosen = [s.strip() for s in strategies.split(",") if s.strip()]
+    total = seeds * len(chosen) * (rounds + 1)
+    try:
+        with _progress() as progress:
+            task = progress.add_task("fits", total=total)
+            result = run_learning_curve(
+                data=data,
+                cases=cases,
+                data_seed=data_seed,
+                test_size=test_size,
+                seed_size=seed_size,
+                batch=batch,
+                rounds=rounds,
+                seeds=seeds,
+                strategies=chosen,
+                annotator_noise=annotator_noise,
+                out_dir=out,
+                plot_path=plot,
+                track=track,
+                progress=lambda done, _total: progress.update(task, completed=done),
+            )
+    except (OversightError, OSError) as exc:
+        raise _fail(exc) from None
+    s = result.summary
+    table = Table(title=f"learning curve ({s['pool_entries']:,} pool, {s['test_entries']:,} test)")
+    table.add_column("strategy")
+    for head in ("oversight_type", "content"):
+        table.add_column(f"{head} area")
+        table.add_column(f"{head} final")
+    for strategy, heads in s["strategies"].items():
+        cells = []
+        for head in ("oversight_type", "content"):
+            h = heads[head]
+            cells += [f"{h['area_mean']:.3f} ± {h['area_sd']:.3f}", f"{h['final_mean']:.3f}"]
+        table.add_row(strategy, *cells)
+    console.print(table)
+    for name, path in result.outputs.items():
+        console.print(f"  {name:8s} {path}")
+    if result.run_id:
+        console.print(f"  MLflow run {result.run_id} (make mlflow-ui)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -224,3 +224,81 @@ class ScoreResumeError(ScoreError, ConfigError):
 
 class SparkUnavailableError(ScoreError, ImportError):
     """The Spark engine was asked for, but pyspark (or Java) is not installed here."""
+
+
+# --- measure errors ------------------------------------------------------------------------------
+# The culture measures (pipeline.measure). Bad export files raise the ingest errors above.
+
+
+class MeasureError(OversightError):
+    """Base class of the errors raised by ``pipeline.measure``."""
+
+
+class MeasureInputError(MeasureError, InputError):
+    """The scored file cannot be measured: missing, unreadable, or without a column the
+    measures need. Names the file and column."""
+
+
+class ValidationFileError(MeasureError, InputError):
+    """The validation confusion (an evaluation's ``metrics.json``, or a labelled export for the
+    initiator) cannot be used. Names the file and the head."""
+
+
+class MeasureOptionError(MeasureError, ConfigError):
+    """A measure option is invalid: an unknown grouping, a malformed comparison or period."""
+
+
+class MeasureOutputError(MeasureError, InputError):
+    """The output folder cannot be created or written. Names the folder."""
+
+
+# --- report errors -------------------------------------------------------------------------------
+# The evaluator's HTML report (pipeline.report). It reads only the aggregated measure tables.
+
+
+class ReportError(OversightError):
+    """Base class of the errors raised by ``pipeline.report``."""
+
+
+class ReportInputError(ReportError, InputError):
+    """A measures folder cannot be reported: a file or column of the measure contract is
+    missing, or a value is of the wrong kind. Names the file and column."""
+
+
+class ReportPrivacyError(ReportError):
+    """The report would show something it must not: a group label shaped like a case
+    identifier (CRN). Names the table and column, never the value."""
+
+
+class BrowserNotFoundError(ReportError, FileNotFoundError):
+    """No Chromium binary to open the report headless (``make test`` installs Debian's)."""
+
+
+# --- annotation ----------------------------------------------------------------------------------
+# The annotation loop (pipeline.annotate): Label Studio tasks and exports, agreement, sampling,
+# label issues. Messages name the file, task id and field, never the note text.
+
+
+class AnnotationError(OversightError):
+    """Base class of the errors raised by ``pipeline.annotate``."""
+
+
+class LabelingConfigError(AnnotationError, ConfigError):
+    """A Label Studio labeling config (XML) cannot be used: not XML, no Text tag, or Choices
+    that are not the scheme's."""
+
+
+class AnnotationTaskError(AnnotationError, LabelledDataError):
+    """A task in a Label Studio export does not match the labeling config: an unknown
+    ``from_name`` or ``to_name``, a choice the config does not offer, several choices where one
+    is allowed, or a missing id / text. Names the file, the task and the field."""
+
+
+class LabelIssuesError(AnnotationError, ValueError):
+    """Label issues (confident learning) cannot be computed as asked: too few cases for the
+    folds, no labels to check, probabilities that do not match the labels."""
+
+
+class LearningCurveError(AnnotationError, ConfigError):
+    """The learning-curve experiment cannot run as configured: a seed set or batch too small or
+    too large for the pool, too few cases to split, an unknown strategy."""
