@@ -82,3 +82,11 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
     metrics = json.loads((tmp_path / "processed" / "evaluation" / "metrics.json").read_text())
     assert set(metrics) == {"oversight_type", "content"}
     assert (tmp_path / "mlflow.db").exists()
+    # ... and it ends with the evaluator's report, built from the scored export's measures
+    assert (tmp_path / "processed" / "scored.parquet").exists()
+    measures = pd.read_parquet(tmp_path / "processed" / "measures" / "measures.parquet")
+    assert {"reactive_share", "defensive_share"} <= set(measures["measure"])
+    report = tmp_path / "processed" / "report.html"
+    html = report.read_text("utf-8")
+    assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")
+    assert str(report) in " ".join(result.output.split())
