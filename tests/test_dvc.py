@@ -44,6 +44,9 @@ def test_dvc_repro_end_to_end(tmp_path):
         "data/interim/entries.parquet",
         "models/current/model.json",
         "data/processed/evaluation/metrics.json",
+        "data/processed/scored/scored.parquet",
+        "data/processed/measures/measures.parquet",
+        "data/processed/report.html",
     ):
         assert (tmp_path / out).exists(), out
     assert (tmp_path / "dvc.lock").exists()
