@@ -133,7 +133,7 @@ def redact_quarantine(frame: pd.DataFrame) -> pd.DataFrame:
     return out[list(QUARANTINE_COLUMNS)]
 
 
-def _work_table(good: pd.DataFrame) -> pa.Table:
+def work_table(good: pd.DataFrame) -> pa.Table:
     """The good rows' :data:`WORK_COLUMNS` as an Arrow table (no copy of the text)."""
     table = pa.Table.from_pandas(good[list(WORK_COLUMNS)], preserve_index=False)
     return table.replace_schema_metadata(None)
@@ -178,20 +178,27 @@ def _from_ipc(buffer: pa.Buffer | bytes) -> pa.Table:
 
 _WORKER: dict[str, Any] = {}
 
+#: What a worker does with the entries table of its piece before sending it back (the scoring
+#: engine labels the entries there, so the model runs in the workers too).
+Finisher = Callable[[pa.Table], pa.Table]
 
-def _worker_init(batch_size: int) -> None:
+
+def _worker_init(batch_size: int, finish: Finisher | None = None) -> None:
     # forked after the parent built the pipeline: get_nlp() returns the inherited one
     _WORKER["nlp"] = get_nlp()
     _WORKER["batch_size"] = batch_size
+    _WORKER["finish"] = finish
     gc.freeze()  # the pipeline's objects are permanent: keep the collector off them
 
 
 def _worker_entries(payload: pa.Buffer | bytes) -> pa.Buffer:
     rows = _from_ipc(payload)
-    return _to_ipc(entries_table(rows, _WORKER["nlp"], _WORKER["batch_size"]))
+    table = entries_table(rows, _WORKER["nlp"], _WORKER["batch_size"])
+    finish = _WORKER.get("finish")
+    return _to_ipc(finish(table) if finish is not None else table)
 
 
-def _estimated_rows(paths: Iterable[Path]) -> int:
+def estimated_rows(paths: Iterable[Path]) -> int:
     """Roughly how many rows the inputs hold (Parquet: exactly, from its footer; other formats
     from their size), to decide whether workers are worth starting."""
     total = 0
@@ -206,29 +213,48 @@ def _estimated_rows(paths: Iterable[Path]) -> int:
     return total
 
 
-class _Workers:
-    """Worker processes that turn pieces of a chunk into entries tables, in order."""
+class WorkerPool:
+    """Worker processes that turn the validated rows of a chunk (:data:`WORK_COLUMNS`) into
+    entries tables, piece by piece, in order; ``finish`` (optional) is applied to each piece's
+    entries in the worker (the scoring engine classifies there).
 
-    def __init__(self, n_process: int, batch_size: int) -> None:
+    Workers are forked from this process, so they inherit the pipeline and whatever ``finish``
+    holds (a loaded model) without pickling; where fork is missing they are spawned and
+    ``finish`` must pickle. Tables travel as Arrow IPC streams, not pickled frames.
+    """
+
+    def __init__(
+        self,
+        n_process: int,
+        *,
+        batch_size: int = 512,
+        finish: Finisher | None = None,
+        schema: pa.Schema = ENTRIES_SCHEMA,
+    ) -> None:
         methods = multiprocessing.get_all_start_methods()
-        # fork: the workers inherit the pipeline (and the imports) built here; elsewhere spawn
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        self.pool = ctx.Pool(n_process, initializer=_worker_init, initargs=(batch_size,))
+        get_nlp()  # built before the fork, so every worker inherits it
+        self.pool = ctx.Pool(n_process, initializer=_worker_init, initargs=(batch_size, finish))
         self.n_process = n_process
+        self.schema = schema
 
     def submit(self, rows: pa.Table) -> list[Any]:
+        """Send a chunk's rows to the workers; returns the jobs for :meth:`collect`."""
         n = rows.num_rows
         pieces = max(1, min(math.ceil(n / WORK_ROWS), 4 * self.n_process))
+        # at least one piece per worker, so that no worker idles on a chunk
+        if n >= self.n_process * 500:
+            pieces = max(pieces, self.n_process)
         size = math.ceil(n / pieces) if n else 0
         return [
             self.pool.apply_async(_worker_entries, (_to_ipc(rows.slice(start, size)),))
             for start in range(0, n, size or 1)
         ]
 
-    @staticmethod
-    def collect(jobs: list[Any]) -> pa.Table:
+    def collect(self, jobs: list[Any]) -> pa.Table:
+        """The finished tables of :meth:`submit`'s jobs, concatenated in order."""
         tables = [_from_ipc(job.get()) for job in jobs]
-        return pa.concat_tables(tables) if tables else ENTRIES_SCHEMA.empty_table()
+        return pa.concat_tables(tables) if tables else self.schema.empty_table()
 
     def close(self, *, ok: bool) -> None:
         if ok:
@@ -281,8 +307,8 @@ def prepare(
     start = time.perf_counter()
     nlp = get_nlp()  # built before any worker is forked, so the workers inherit it
     workers = (
-        _Workers(n_process, batch_size)
-        if n_process > 1 and _estimated_rows(paths) >= PARALLEL_MIN_ROWS
+        WorkerPool(n_process, batch_size=batch_size)
+        if n_process > 1 and estimated_rows(paths) >= PARALLEL_MIN_ROWS
         else None
     )
     entries = _AtomicParquet(out / ENTRIES_FILE, ENTRIES_SCHEMA)
@@ -293,7 +319,7 @@ def prepare(
 
     def finish() -> None:
         work, n_good, rows_in = pending.popleft()
-        table = work if isinstance(work, pa.Table) else _Workers.collect(work)
+        table = work if isinstance(work, pa.Table) else workers.collect(work)
         entries.write(table)
         if table.num_rows:
             counts = pc.value_counts(table.column("oversight_reason")).to_pylist()
@@ -310,7 +336,7 @@ def prepare(
             if len(bad):
                 quarantine.write(redact_quarantine(bad))
             summary.empty_notes += int(good["notes"].isna().sum())
-            rows = _work_table(good)
+            rows = work_table(good)
             if workers is None:
                 pending.append((entries_table(rows, nlp, batch_size), len(good), chunk.rows_in))
             else:
@@ -362,5 +388,5 @@ def entries_frame(
     The one-chunk form of what :func:`prepare` does, for steps that score as they go (the local
     and Spark scoring engines), so every engine detects, redacts and extracts the same way.
     """
-    table = entries_table(_work_table(good), nlp or get_nlp(), batch_size)
+    table = entries_table(work_table(good), nlp or get_nlp(), batch_size)
     return table.to_pandas(types_mapper=None)

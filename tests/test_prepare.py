@@ -141,3 +141,18 @@ def test_delius_json_end_to_end(tmp_path):
     names = set(synth.export["pop_surname"]) | set(synth.export["pop_forename"])
     words = {w.strip(".,;:()'") for t in entries["text"] for w in t.split()}
     assert not names & words
+
+
+def test_worker_processes_give_the_same_output(prepared, synth_csv, tmp_path, monkeypatch):
+    import pipeline.prepare as prep
+
+    monkeypatch.setattr(prep, "PARALLEL_MIN_ROWS", 0)  # start workers for a small input
+    monkeypatch.setattr(prep, "WORK_ROWS", 100)  # several pieces per chunk
+    _, paths = synth_csv
+    _, out, summary = prepared
+    with_workers = prepare([paths["export"]], out_dir=tmp_path, chunk_rows=300, n_process=2)
+    assert with_workers.entries_out == summary.entries_out
+    assert with_workers.entries_by_reason == summary.entries_by_reason
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / ENTRIES_FILE), pd.read_parquet(out / ENTRIES_FILE)
+    )

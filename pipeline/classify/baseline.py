@@ -55,7 +55,12 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
-from pipeline.classify.base import INITIATOR_VALUES, OversightClassifier
+from pipeline.classify.base import (
+    INITIATOR_VALUES,
+    OversightClassifier,
+    as_texts,
+    predictions_frame,
+)
 from pipeline.classify.features import TextTfidf
 from pipeline.classify.registry import register_model
 from pipeline.errors import ConfigError, ModelInputError
@@ -368,32 +373,81 @@ class BaselineClassifier(OversightClassifier):
         kinds = np.asarray([k for k, _ in self._raw_names()])
         return np.isin(kinds, list(self.explain_kinds))
 
+    def _explain_parts(self) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Feature names, the mask of explainable features and the centred coefficients: fixed
+        once fitted, so worked out once (getting the names from the featuriser costs more than
+        explaining a chunk)."""
+        cache = self.__dict__.get("_explain_cache")
+        key = (id(self.pipelines_), tuple(self.explain_kinds))
+        if cache is None or cache[0] != key:
+            parts = (
+                self.feature_names(),
+                self._kind_mask(),
+                {h: self._coef(h) for h in self.heads_},
+            )
+            cache = self.__dict__["_explain_cache"] = (key, parts)
+        return cache[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_explain_cache", None)  # derived: never saved with the model
+        return state
+
     def _explain(self, texts, features, top_k):
         x = self._transform(texts, features)
-        names = self.feature_names()
-        allowed = self._kind_mask()
         proba = {h: self._head_proba(h, x) for h in self.heads_}
-        coefs = {h: self._coef(h) for h in self.heads_}
-        out: list[dict[str, dict[str, Any]]] = []
-        for i in range(x.shape[0]):
-            lo, hi = x.indptr[i], x.indptr[i + 1]
-            idx, val = x.indices[lo:hi], x.data[lo:hi]
-            keep = allowed[idx]
-            idx, val = idx[keep], val[keep]
-            item: dict[str, dict[str, Any]] = {}
-            for h in self.heads_:
-                j = int(proba[h][i].argmax())
-                contrib = val * coefs[h][j, idx]
-                order = np.argsort(-contrib, kind="stable")[:top_k]
-                top = [
-                    (str(names[idx[k]]), round(float(contrib[k]), 6))
-                    for k in order
-                    if contrib[k] > 0
-                ]
-                item[h] = {
-                    "label": self.classes_[h][j],
-                    "proba": float(proba[h][i, j]),
-                    "top_tokens": top,
-                }
-            out.append(item)
+        return self._explain_x(x, proba, top_k)
+
+    def _explain_x(
+        self, x: sp.csr_matrix, proba: dict[str, np.ndarray], top_k: int
+    ) -> list[dict[str, dict[str, Any]]]:
+        """Per row of ``x``: for each head its label, probability and the ``top_k`` features
+        with the largest positive contribution (value x centred coefficient) to that label;
+        ties keep the features' column order. Vectorised over the whole matrix."""
+        names, allowed, coefs = self._explain_parts()
+        n = x.shape[0]
+        rows = np.repeat(np.arange(n), np.diff(x.indptr))
+        keep = allowed[x.indices]
+        rows, idx, val = rows[keep], x.indices[keep], x.data[keep]
+        out: list[dict[str, dict[str, Any]]] = [{} for _ in range(n)]
+        for h in self.heads_:
+            best = proba[h].argmax(axis=1)
+            contrib = val * coefs[h][best[rows], idx]
+            positive = np.flatnonzero(contrib > 0)
+            # by row, then by contribution (largest first), equal contributions in column
+            # order: two stable sorts (faster than np.lexsort on float keys)
+            order = positive[np.argsort(-contrib[positive], kind="stable")]
+            order = order[np.argsort(rows[order], kind="stable")]
+            r_sorted = rows[order]
+            first = np.searchsorted(r_sorted, np.arange(n))
+            chosen = order[np.arange(len(order)) - first[r_sorted] < top_k]
+            tops: list[list[tuple[str, float]]] = [[] for _ in range(n)]
+            for r, j, c in zip(
+                rows[chosen].tolist(), idx[chosen].tolist(), contrib[chosen].tolist(), strict=True
+            ):
+                tops[r].append((str(names[j]), round(c, 6)))
+            labels = self.classes_[h]
+            p_best = proba[h][np.arange(n), best]
+            for i, (j, p) in enumerate(zip(best.tolist(), p_best.tolist(), strict=True)):
+                out[i][h] = {"label": labels[j], "proba": float(p), "top_tokens": tops[i]}
         return out
+
+    def predict_explain(
+        self, texts: Any, top_k: int = 5, *, features: Any = None
+    ) -> tuple[pd.DataFrame, list[dict[str, dict[str, Any]]]]:
+        """``(predict(texts), explain(texts, top_k))`` from one featurisation of the texts:
+        the same answers as the two calls, at about half the cost (what scoring needs)."""
+        self._check_fitted()
+        index = texts.index if isinstance(texts, pd.Series) else None
+        texts = as_texts(texts)
+        if top_k < 1:
+            raise ModelInputError("top_k must be at least 1")
+        feats = self._features_for(features, len(texts))
+        if not texts:
+            empty = {h: np.zeros((0, len(self.classes_[h]))) for h in self.heads_}
+            return predictions_frame(empty, self.classes_, index=index), []
+        x = self._transform(texts, feats)
+        proba = {h: self._head_proba(h, x) for h in self.heads_}
+        return predictions_frame(proba, self.classes_, index=index), self._explain_x(
+            x, proba, top_k
+        )

@@ -17,7 +17,7 @@ comment is not read as the SPO's reasoning. Otherwise the whole notes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any
 
@@ -230,15 +230,27 @@ def get_attribute_rules(rules_path: str | None = None) -> AttributeRules:
 
 class AttributesComponent:
     """The spaCy component: sets ``initiated_by``, the attribute booleans and
-    ``risk_factor_terms`` on oversight Docs (non-oversight Docs get unknown/False)."""
+    ``risk_factor_terms`` on oversight Docs (non-oversight Docs get unknown/False).
+
+    The work is done by :meth:`annotate` on the text, the export row, the comment blocks and the
+    PII spans; the Doc's tokens are needed only for the risk-term PhraseMatchers, and only when
+    the text holds one of the terms' words, so the batch path (:func:`pipeline.nlp.batch.
+    find_entries`) calls :meth:`annotate` with a Doc made on demand and gets the same values.
+    """
 
     def __init__(self, nlp: Language, rules: str | None = None, scope: str | None = None) -> None:
         self.rules = get_attribute_rules(rules)
         self.scope = scope or self.rules.scope
         self.lower_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-        self.lower_matcher.add("RISK", [nlp.make_doc(t) for t in self.rules.risk_terms])
+        lower_docs = [nlp.make_doc(t) for t in self.rules.risk_terms]
+        self.lower_matcher.add("RISK", lower_docs)
         self.exact_matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
-        self.exact_matcher.add("RISK", [nlp.make_doc(t) for t in self.rules.risk_acronyms])
+        exact_docs = [nlp.make_doc(t) for t in self.rules.risk_acronyms]
+        self.exact_matcher.add("RISK", exact_docs)
+        # A text that cannot hold a risk term is never tokenised (see may_hold_risk_terms)
+        unsplit = _letter_split_tokens(nlp)
+        self._lower_gate = _TermGate(lower_docs, lower=True, unsafe=unsplit)
+        self._exact_gate = _TermGate(exact_docs, lower=False, unsafe=unsplit)
 
     def _in_risk_context(self, text: str, start: int, end: int) -> bool:
         """Whether the sentence around text[start:end] names it as bearing on risk."""
@@ -248,6 +260,11 @@ class AttributesComponent:
         sentence = (text[s:start] + " " + text[end:e]).lower()
         return self.rules.risk_context.search(sentence) is not None
 
+    def may_hold_risk_terms(self, text: str, text_low: str | None = None) -> bool:
+        """False only when no risk term can match in ``text`` (no tokenising needed)."""
+        low = text.lower() if text_low is None else text_low
+        return self._lower_gate.possible(low) or self._exact_gate.possible(text)
+
     def __call__(self, doc: Doc) -> Doc:
         if not ext_get(doc, "is_oversight"):
             ext_set(doc, "initiated_by", None)
@@ -255,10 +272,33 @@ class AttributesComponent:
                 ext_set(doc, a.value, False)
             ext_set(doc, "risk_factor_terms", [])
             return doc
-        text = doc_text(doc)
-        ctx = ext_get(doc, "context") or {}
+        values = self.annotate(
+            doc_text(doc),
+            ext_get(doc, "context") or {},
+            ext_get(doc, "blocks") or [],
+            ext_get(doc, "pii_spans") or (),
+            doc=doc,
+        )
+        for name, value in values.items():
+            ext_set(doc, name, value)
+        return doc
+
+    def annotate(
+        self,
+        text: str,
+        ctx: Mapping[str, Any],
+        blocks: list[Block],
+        spans: Iterable[tuple[int, int, str]],
+        *,
+        doc: Doc | Callable[[], Doc] | None = None,
+    ) -> dict[str, Any]:
+        """The attribute values of an oversight entry: the attribute booleans,
+        ``risk_factor_terms`` and ``initiated_by``. ``doc``: the text's Doc, or a function that
+        makes it (called only when a risk term may occur), or None for ``nlp.make_doc``-free
+        use when the text holds no risk term's words (else a Doc is required)."""
+        out: dict[str, Any] = {}
         if self.scope == "entry":
-            ranges = entry_ranges(text, ext_get(doc, "blocks") or [], ctx, self.rules.detector)
+            ranges = entry_ranges(text, blocks, ctx, self.rules.detector)
         else:
             ranges = [(0, len(text))]
         whole = ranges == [(0, len(text))]
@@ -269,7 +309,6 @@ class AttributesComponent:
         words = word_set(low)
         # offsets of PERSON spans inside the joined entry text
         persons: list[tuple[int, int]] = []
-        spans = ext_get(doc, "pii_spans") or ()
         base = 0
         for s, e in ranges:
             for ps, pe, kind in spans:
@@ -279,37 +318,107 @@ class AttributesComponent:
         initiator_hits = attribute_hits = None
         if whole:
             initiator_hits, attribute_hits = self.rules.scan(low, words)
-        attrs = self.rules.text_attributes(low, persons, words=words, hits=attribute_hits)
-        for name, value in attrs.items():
-            ext_set(doc, name, value)
+        out.update(self.rules.text_attributes(low, persons, words=words, hits=attribute_hits))
         terms: set[str] = set()
-        for matcher in (self.lower_matcher, self.exact_matcher):
-            for _, start, end in matcher(doc):
-                s_char = doc[start].idx
-                last = doc[end - 1]
-                e_char = last.idx + len(last)
-                if not any(s <= s_char and e_char <= e for s, e in ranges):
-                    continue
-                term = (
-                    text_low_at[s_char:e_char]
-                    if text_low_at is not None
-                    else text[s_char:e_char].lower()
-                )
-                if term in self.rules.risk_analytic or self._in_risk_context(text, s_char, e_char):
-                    terms.add(term)
-        ext_set(doc, "risk_factor_terms", sorted(terms))
-        ext_set(doc, Attribute.RISK_FACTORS.value, bool(terms))
+        if self.may_hold_risk_terms(text, text_low):
+            if doc is None:
+                raise ValueError("annotate needs the Doc: the text may hold a risk term")
+            if not isinstance(doc, Doc):
+                doc = doc()
+            for matcher in (self.lower_matcher, self.exact_matcher):
+                for _, start, end in matcher(doc):
+                    s_char = doc[start].idx
+                    last = doc[end - 1]
+                    e_char = last.idx + len(last)
+                    if not any(s <= s_char and e_char <= e for s, e in ranges):
+                        continue
+                    term = (
+                        text_low_at[s_char:e_char]
+                        if text_low_at is not None
+                        else text[s_char:e_char].lower()
+                    )
+                    if term in self.rules.risk_analytic or self._in_risk_context(
+                        text, s_char, e_char
+                    ):
+                        terms.add(term)
+        out["risk_factor_terms"] = sorted(terms)
+        out[Attribute.RISK_FACTORS.value] = bool(terms)
         # who started it is often said outside the entry: the PP's request above the SPO's
         # comment ("SPO, please could you review"), so the initiator reads the whole notes
-        ext_set(
-            doc,
-            "initiated_by",
-            self.rules.initiated_by(
-                low if whole else text_low,
-                ctx.get("contact_type_code"),
-                request_block=not whole and _has_other_text(text, ranges),
-                words=words if whole else None,
-                hits=initiator_hits,
-            ),
+        out["initiated_by"] = self.rules.initiated_by(
+            low if whole else text_low,
+            ctx.get("contact_type_code"),
+            request_block=not whole and _has_other_text(text, ranges),
+            words=words if whole else None,
+            hits=initiator_hits,
         )
-        return doc
+        return out
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _letter_split_tokens(nlp: Language) -> frozenset[str]:
+    """Tokens (as written and lower-cased) that the tokenizer's special cases cut off next to a
+    letter ("can|not", "gon|na"): the only way a token can start or end inside a run of
+    letters (prefix, suffix and infix rules split at punctuation, digits and spaces)."""
+    from spacy.attrs import ORTH
+
+    found: set[str] = set()
+    for pieces in nlp.tokenizer.rules.values():
+        orths = [p.get(ORTH, p.get("ORTH", "")) for p in pieces]
+        for i, orth in enumerate(orths):
+            if not orth:
+                continue
+            before = i > 0 and orths[i - 1][-1:].isalpha() and orth[0].isalpha()
+            after = i + 1 < len(orths) and orth[-1].isalpha() and orths[i + 1][:1].isalpha()
+            if before or after:
+                found.update((orth, orth.lower()))
+    return frozenset(found)
+
+
+class _TermGate:
+    """Whether a PhraseMatcher's terms can match a text, without tokenising it.
+
+    A term matches only where each of its tokens is a token of the text. In an ASCII text a
+    token made of letters is then a whole run of letters (tokens start and end at spaces,
+    punctuation or digits), unless a special case cut it out of a longer word (``unsafe``);
+    other tokens, and every token of other texts, are at least substrings. So a term whose every token passes that test may match, and a text
+    where no term does holds none (a necessary condition: the matcher still decides)."""
+
+    def __init__(self, patterns: Iterable[Doc], *, lower: bool, unsafe: frozenset[str]) -> None:
+        self.lower = lower
+        #: per term: the tokens to find as letter runs, and those to find as substrings
+        terms: list[tuple[frozenset[str], tuple[str, ...]]] = []
+        for d in patterns:
+            texts = [t.lower_ if lower else t.text for t in d]
+            runs = frozenset(x for x in texts if x.isalpha() and x not in unsafe)
+            subs = tuple(dict.fromkeys(x for x in texts if x and x not in runs))
+            if texts:
+                terms.append((runs, subs))
+        #: terms by one of their letter-run tokens; terms without one are always checked
+        self.by_word: dict[str, list[tuple[frozenset[str], tuple[str, ...]]]] = {}
+        self.always: list[tuple[frozenset[str], tuple[str, ...]]] = []
+        for runs, subs in dict.fromkeys(terms):
+            if runs:
+                self.by_word.setdefault(max(runs, key=len), []).append((runs, subs))
+            else:
+                self.always.append((runs, subs))
+        self.words = frozenset(self.by_word)
+
+    def possible(self, text: str) -> bool:
+        """False only when no term can match ``text`` (lower-cased for a LOWER matcher)."""
+        if not text.isascii():
+            # beyond ASCII a run of word characters may hold more than letters: substrings only
+            return any(
+                all(map(text.__contains__, need)) and all(map(text.__contains__, subs))
+                for terms in (*self.by_word.values(), self.always)
+                for need, subs in terms
+            )
+        if self.words:
+            runs = set(_LETTERS.findall(text))
+            for word in self.words.intersection(runs):
+                for need, subs in self.by_word[word]:
+                    if need <= runs and all(map(text.__contains__, subs)):
+                        return True
+        return any(all(map(text.__contains__, subs)) for _, subs in self.always)

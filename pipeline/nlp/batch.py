@@ -22,8 +22,17 @@ from spacy.tokens import Doc
 
 from pipeline.errors import NlpConfigError
 from pipeline.labels import ATTRIBUTES
+from pipeline.nlp.attributes import AttributesComponent
 from pipeline.nlp.blocks import Block, split_blocks
-from pipeline.nlp.components import CONTEXT_FIELDS, get_nlp, known_names
+from pipeline.nlp.components import (
+    COMPONENTS,
+    CONTEXT_FIELDS,
+    CommentBlocks,
+    OversightDetectorComponent,
+    PiiRedactor,
+    get_nlp,
+    known_names,
+)
 from pipeline.nlp.detect import Detection, OversightDetector, get_detector
 from pipeline.nlp.doctext import PRESET_DECISION, ext_get, ext_set, seed_text
 from pipeline.nlp.redact import Redactor, get_redactor
@@ -301,18 +310,84 @@ class Entries:
     risk_factor_terms: list[list[str]]
 
 
+def _text_path(nlp: Language) -> tuple[Any, Any] | None:
+    """The pipeline's redactor and attributes components when ``nlp`` is the standard pipeline
+    (the components of :data:`COMPONENTS`, in order), so that entries can be made without
+    ``nlp.pipe``; None otherwise."""
+    if list(nlp.pipe_names) != list(COMPONENTS):
+        return None
+    blocks, redactor, detector, attributes = (nlp.get_pipe(n) for n in COMPONENTS)
+    if not (
+        isinstance(blocks, CommentBlocks)
+        and isinstance(redactor, PiiRedactor)
+        and isinstance(detector, OversightDetectorComponent)
+        and isinstance(attributes, AttributesComponent)
+    ):
+        return None
+    return redactor, attributes
+
+
+def _entry_values(
+    nlp: Language,
+    cols: Mapping[str, Sequence[Any]],
+    rows: Sequence[int],
+    decisions: Sequence[Detection],
+    batch_size: int,
+    via_pipe: bool,
+) -> Iterator[tuple[str | None, int, int, dict[str, Any]]]:
+    """``(redacted, n_blocks, n_pii, attribute values)`` of each oversight row, in order.
+
+    The text path calls the pipeline's own components on the text (comment blocks, redaction,
+    attributes), the way their ``__call__`` does, and tokenises a text only when the attributes
+    component may find a risk term in it; otherwise (``via_pipe``, or a pipeline other than
+    the standard one) every row goes through ``nlp.pipe``. Both give the same values."""
+    path = None if via_pipe else _text_path(nlp)
+    if path is None:
+        for doc in _pipe_oversight(nlp, cols, rows, decisions, batch_size):
+            values = {a: bool(ext_get(doc, a)) for a in ATTRIBUTES}
+            values["initiated_by"] = ext_get(doc, "initiated_by")
+            values["risk_factor_terms"] = list(ext_get(doc, "risk_factor_terms") or ())
+            yield (
+                ext_get(doc, "redacted"),
+                len(ext_get(doc, "blocks") or ()),
+                len(ext_get(doc, "pii_spans") or ()),
+                values,
+            )
+        return
+    redactor, attributes = path
+    none = [None] * (max(rows) + 1 if rows else 0)
+    columns = [(f, cols.get(f) or none) for f in CONTEXT_FIELDS]
+    notes = cols.get("notes") or none
+    for i in rows:
+        text = notes[i] or ""
+        ctx = {f: c[i] for f, c in columns}
+        blocks = split_blocks(text)
+        redacted, spans = redactor.redact_text(text, ctx)
+        values = attributes.annotate(
+            text, ctx, blocks, spans, doc=lambda text=text: _make_doc(nlp, text)
+        )
+        values = {a: bool(values[a]) for a in ATTRIBUTES} | {
+            "initiated_by": values["initiated_by"],
+            "risk_factor_terms": list(values["risk_factor_terms"]),
+        }
+        yield redacted, len(blocks), len(spans), values
+
+
 def find_entries(
     cols: Mapping[str, Sequence[str | None]],
     *,
     nlp: Language | None = None,
     batch_size: int = 256,
+    via_pipe: bool = False,
 ) -> Entries:
     """The oversight contacts of a batch given as column lists (keys: :data:`NOTE_FIELDS`, values
     str or None; absent columns count as empty), with their redacted text and attributes.
 
     Every row is decided cheaply (code tables, then the detector on the raw text); only the
-    oversight rows are tokenised and run through the pipeline. The decision, redaction and
-    attributes are those :func:`process` gives the same rows.
+    oversight rows are redacted and described, by the pipeline's components called on the text
+    (a Doc is made only where a risk term may occur). ``via_pipe=True`` runs those rows through
+    ``nlp.pipe`` instead (the reference path: same results, slower). The decision, redaction
+    and attributes are those :func:`process` gives the same rows.
     """
     nlp = nlp or get_nlp()
     detector, _ = _pipe_components(nlp)
@@ -322,15 +397,16 @@ def find_entries(
     chosen = [decisions[i] for i in rows]
     out = Entries(rows, [], [], [], [d.reason for d in chosen], [], {a: [] for a in ATTRIBUTES}, [])
     attrs = [(a, out.attributes[a]) for a in ATTRIBUTES]
-    for doc in _pipe_oversight(nlp, cols, rows, chosen, batch_size):
-        redacted = ext_get(doc, "redacted")
+    for redacted, n_blocks, n_pii, values in _entry_values(
+        nlp, cols, rows, chosen, batch_size, via_pipe
+    ):
         out.text.append(redacted if redacted is not None else "")
-        out.n_blocks.append(len(ext_get(doc, "blocks") or ()))
-        out.n_pii.append(len(ext_get(doc, "pii_spans") or ()))
-        out.initiated_by.append(ext_get(doc, "initiated_by"))
-        for a, values in attrs:
-            values.append(bool(ext_get(doc, a)))
-        out.risk_factor_terms.append(list(ext_get(doc, "risk_factor_terms") or ()))
+        out.n_blocks.append(n_blocks)
+        out.n_pii.append(n_pii)
+        out.initiated_by.append(values["initiated_by"])
+        for a, column in attrs:
+            column.append(values[a])
+        out.risk_factor_terms.append(values["risk_factor_terms"])
     return out
 
 

@@ -139,12 +139,17 @@ class PiiRedactor:
         ctx = ext_get(doc, "context")
         if ctx is None:
             ctx = context_of(doc)
-        names = known_names(ctx) if self.use_context else []
-        ref = parse_iso_date(ctx.get("contact_date")) if self.use_context else None
-        redacted, spans = self.redactor.redact(doc_text(doc), names, ref)
+        redacted, spans = self.redact_text(doc_text(doc), ctx)
         ext_set(doc, "redacted", redacted)
         ext_set(doc, "pii_spans", spans)
         return doc
+
+    def redact_text(self, text: str, ctx: Mapping[str, Any]) -> tuple[str, list]:
+        """What the component sets on a Doc of ``text`` with context ``ctx``: ``(redacted,
+        spans)`` (the batch path calls it without a Doc)."""
+        names = known_names(ctx) if self.use_context else []
+        ref = parse_iso_date(ctx.get("contact_date")) if self.use_context else None
+        return self.redactor.redact(text, names, ref)
 
 
 class OversightDetectorComponent:

@@ -1,9 +1,11 @@
 """The local scoring engine: exports in, scored oversight entries out, in one streaming pass.
 
 For each chunk of raw export rows: read and validate (:mod:`pipeline.ingest`), find, redact and
-describe the oversight entries (:func:`pipeline.nlp.batch.process`, assembled as ``prepare``
-does), label them with the model (both heads, probabilities, a short explanation) and write the
-chunk to a part file under ``out_dir/.parts/``. A manifest records the completed chunks, so a
+describe the oversight entries (:func:`pipeline.prepare.entries_table`, as ``prepare`` does),
+label them with the model (both heads, probabilities, a short explanation) and write the
+chunk to a part file under ``out_dir/.parts/``. With ``n_process`` > 1 the finding and labelling
+run in worker processes (:class:`pipeline.prepare.WorkerPool`) while this process reads the
+next chunk; chunks are still written in order, so the output is the same. A manifest records the completed chunks, so a
 killed run continues with ``resume=True``; at the end the parts are merged into
 ``scored.parquet`` (or ``.csv``) and ``quarantine.parquet`` atomically, ``score_summary.json``
 is written last and the parts are removed. Re-running a finished run on the same input and model
@@ -20,7 +22,7 @@ import json
 import os
 import shutil
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import __version__
@@ -50,7 +53,16 @@ from pipeline.ingest import (
     iter_exports,
     validate,
 )
-from pipeline.prepare import QUARANTINE_SCHEMA, entries_frame, redact_quarantine
+from pipeline.nlp.components import get_nlp
+from pipeline.prepare import (
+    PARALLEL_MIN_ROWS,
+    QUARANTINE_SCHEMA,
+    WorkerPool,
+    entries_table,
+    estimated_rows,
+    redact_quarantine,
+    work_table,
+)
 from pipeline.schema import ENTRIES_SCHEMA
 
 FORMATS = ("parquet", "csv")
@@ -277,8 +289,7 @@ def _merge(parts: Sequence[Path], schema: pa.Schema, dest: Path, fmt: str) -> No
 # -- scoring one chunk ------------------------------------------------------------------------
 
 
-def _explanations(model: Any, texts: list[str], features: pd.DataFrame | None) -> list[str]:
-    items = model.explain(texts, top_k=EXPLAIN_TOP_K, features=features)
+def _explanation_strings(items: list[dict[str, Any]]) -> list[str]:
     out = []
     for item in items:
         parts = []
@@ -292,31 +303,54 @@ def _explanations(model: Any, texts: list[str], features: pd.DataFrame | None) -
     return out
 
 
+def _explanations(model: Any, texts: list[str], features: pd.DataFrame | None) -> list[str]:
+    return _explanation_strings(model.explain(texts, top_k=EXPLAIN_TOP_K, features=features))
+
+
 class _Scorer:
+    """Labels an entries table with the model (both heads, probabilities, explanation).
+    Runs in the worker processes when there are any, so it must pickle (it holds the model)."""
+
     def __init__(self, loaded: LoadedModel, explain: bool) -> None:
         self.loaded, self.explain = loaded, explain
         self.features = list(getattr(loaded.model, "feature_columns_", []) or [])
 
-    def __call__(self, entries: pd.DataFrame) -> pd.DataFrame:
+    def _predict(self, texts: list[str], feats: pd.DataFrame | None) -> tuple[pd.DataFrame, Any]:
+        """Predictions, and explanations when asked: from one featurisation where the model
+        offers ``predict_explain`` (the baseline), else ``predict`` then ``explain``."""
         model = self.loaded.model
+        combined = getattr(model, "predict_explain", None)
+        if self.explain and texts and combined is not None:
+            pred, items = combined(texts, top_k=EXPLAIN_TOP_K, features=feats)
+            return pred, _explanation_strings(items)
+        pred = model.predict(texts, features=feats)
+        explanation: Any = None
+        if self.explain and texts:
+            try:
+                explanation = _explanations(model, texts, feats)
+            except ModelInputError:  # a model kind that cannot explain
+                self.explain = False
+        return pred, explanation
+
+    def __call__(self, entries: pd.DataFrame) -> pd.DataFrame:
         texts = entries["text"].fillna("").astype(str).tolist()
         feats = entries[self.features].reset_index(drop=True) if self.features else None
         try:
-            pred = model.predict(texts, features=feats).reset_index(drop=True)
+            pred, explanation = self._predict(texts, feats)
         except ModelInputError as exc:
             raise ScoreModelError(f"model {self.loaded.ref!r} rejected the input: {exc}") from None
+        pred = pred.reset_index(drop=True)
         out = entries.reset_index(drop=True).copy()
         for c in SCORE_COLUMNS[:-2]:
             out[c] = pred[c] if c in pred else float("nan")
-        explanation: list[str | None] = [None] * len(out)
-        if self.explain and len(out):
-            try:
-                explanation = _explanations(model, texts, feats)  # type: ignore[assignment]
-            except ModelInputError:  # a model kind that cannot explain
-                self.explain = False
-        out["explanation"] = explanation
+        out["explanation"] = explanation if explanation is not None else [None] * len(out)
         out["model_version"] = self.loaded.version
         return out[list(SCORED_COLUMNS)]
+
+    def table(self, entries: pa.Table) -> pa.Table:
+        """:meth:`__call__` on an Arrow entries table, as a :data:`SCORED_SCHEMA` table."""
+        scored = self(entries.to_pandas())
+        return pa.Table.from_pandas(scored, schema=SCORED_SCHEMA, preserve_index=False)
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -383,6 +417,7 @@ def score(
     max_notes_chars: int = DEFAULT_MAX_NOTES_CHARS,
     batch_size: int = 512,
     tracking_uri: str | None = None,
+    n_process: int = 1,
 ) -> ScoreSummary:
     """Score exports with ``model`` (a saved model folder or an MLflow URI such as
     ``models:/oversight@champion``) into ``out_dir``; returns the balanced summary.
@@ -390,7 +425,9 @@ def score(
     ``progress`` is called after each chunk with its raw row count. ``resume`` continues an
     interrupted run from its last completed chunk (same input, model and ``chunk_rows``, or a
     :class:`~pipeline.errors.ScoreResumeError`). A run already finished on the same input and
-    model does nothing and returns the old summary with ``noop=True``.
+    model does nothing and returns the old summary with ``noop=True``. ``n_process`` > 1
+    detects, redacts and classifies in that many worker processes (inputs of at least
+    :data:`~pipeline.prepare.PARALLEL_MIN_ROWS` rows); the output is the same.
     """
     if fmt not in FORMATS:
         raise ScoreOutputError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -433,6 +470,50 @@ def score(
     by_reason: Counter[str] = Counter()
     labels: dict[str, Counter[str]] = {h: Counter() for h in HEADS}
     chunk_files: list[tuple[Path, Path]] = []
+    # Workers (forked after the model is loaded) detect, redact and classify; this process
+    # reads, validates and writes. Chunks are finished in input order, one behind the reading,
+    # so the parts, the manifest and resume work as with one process.
+    workers = (
+        WorkerPool(n_process, batch_size=batch_size, finish=scorer.table, schema=SCORED_SCHEMA)
+        if n_process > 1 and estimated_rows(paths) >= PARALLEL_MIN_ROWS
+        else None
+    )
+    nlp = get_nlp()
+    #: chunks read but not yet finished: (bound, stats of a resumed chunk or work, good rows)
+    pending: deque[tuple[dict[str, Any], Any, int]] = deque()
+
+    def finish() -> None:
+        bound, work, n_good = pending.popleft()
+        index = bound["index"]
+        scored_part = parts_dir / f"part-{index:06d}.scored.parquet"
+        quar_part = parts_dir / f"part-{index:06d}.quarantine.parquet"
+        if isinstance(work, dict):  # resumed: done by the interrupted run
+            stats = work
+            summary.chunks_resumed += 1
+        else:
+            scored = work if isinstance(work, pa.Table) else workers.collect(work)  # type: ignore[union-attr]
+            _atomic_table(scored_part, scored)
+            stats = {
+                **bound,
+                "entries": scored.num_rows,
+                "non_oversight": n_good - scored.num_rows,
+                "by_reason": _value_counts(scored.column("oversight_reason")),
+                "labels": {h: _value_counts(scored.column(h)) for h in HEADS},
+            }
+            manifest["chunks"] = [c for c in manifest["chunks"] if c["index"] != index]
+            manifest["chunks"].append(stats)
+            _atomic_json(parts_dir / MANIFEST_FILE, manifest)
+        chunk_files.append((scored_part, quar_part))
+        summary.entries_out += stats["entries"]
+        summary.non_oversight += stats["non_oversight"]
+        by_reason.update(stats["by_reason"])
+        for h in HEADS:
+            labels[h].update(stats["labels"][h])
+        summary.chunks += 1
+        if progress:
+            progress(bound["rows_in"])
+
+    ok = False
     try:
         for index, chunk in enumerate(iter_exports(paths, mapping=mapping, chunk_rows=chunk_rows)):
             good, bad = validate(chunk, state=state)  # always: duplicate ids span chunks
@@ -450,44 +531,36 @@ def score(
                         f"cannot resume from {parts_dir / MANIFEST_FILE}: chunk {index} no longer "
                         "matches the input; run without --resume"
                     )
-                stats = prior
-                summary.chunks_resumed += 1
+                pending.append((bound, prior, len(good)))
             else:
-                entries = entries_frame(good, batch_size=batch_size)
-                scored = scorer(entries)
-                _atomic_table(
-                    scored_part,
-                    pa.Table.from_pandas(scored, schema=SCORED_SCHEMA, preserve_index=False),
-                )
                 _atomic_table(
                     quar_part,
                     pa.Table.from_pandas(
                         redact_quarantine(bad), schema=QUARANTINE_SCHEMA, preserve_index=False
                     ),
                 )
-                stats = {
-                    **bound,
-                    "entries": len(scored),
-                    "non_oversight": len(good) - len(scored),
-                    "by_reason": dict(Counter(scored["oversight_reason"])),
-                    "labels": {h: dict(Counter(scored[h].dropna())) for h in HEADS},
-                }
-                manifest["chunks"] = [c for c in manifest["chunks"] if c["index"] != index]
-                manifest["chunks"].append(stats)
-                _atomic_json(parts_dir / MANIFEST_FILE, manifest)
-            chunk_files.append((scored_part, quar_part))
-            summary.entries_out += stats["entries"]
-            summary.non_oversight += stats["non_oversight"]
-            by_reason.update(stats["by_reason"])
-            for h in HEADS:
-                labels[h].update(stats["labels"][h])
-            summary.chunks += 1
-            if progress:
-                progress(chunk.rows_in)
+                rows = work_table(good)
+                if workers is None:
+                    work: Any = scorer.table(entries_table(rows, nlp, batch_size))
+                else:
+                    work = workers.submit(rows)
+                pending.append((bound, work, len(good)))
+            del good, bad, chunk
+            while len(pending) > (1 if workers is not None else 0):
+                finish()
+        while pending:
+            finish()
+        ok = True
     except OversightError:
         # bad input, model or options: resuming cannot help, so leave nothing behind
+        if workers is not None:
+            workers.close(ok=False)
+            workers = None
         shutil.rmtree(parts_dir, ignore_errors=True)
         raise
+    finally:
+        if workers is not None:
+            workers.close(ok=ok)
     # anything else (an interrupt, a kill) leaves the parts and manifest for resume=True
 
     counts = state.counts
@@ -513,6 +586,12 @@ def score(
     _atomic_json(outputs["summary"], asdict(summary))
     shutil.rmtree(parts_dir, ignore_errors=True)
     return summary
+
+
+def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    """Counts of the non-null values of a string column."""
+    counts = pc.value_counts(column.drop_null()).to_pylist() if len(column) else []
+    return {c["values"]: int(c["counts"]) for c in counts}
 
 
 def _first_row(frame: pd.DataFrame, rejected: pd.DataFrame) -> str | None:

@@ -146,6 +146,49 @@ def test_explain_names_the_evidence_for_the_predicted_label(baseline, labelled):
             assert all(not name.startswith("char:") for name, _ in top)
 
 
+def _explain_row_by_row(model, texts, top_k):
+    """The explanation computed one row at a time: what the vectorised one must equal."""
+    x = model._transform(texts, None)
+    names, allowed = model.feature_names(), model._kind_mask()
+    out = []
+    for i in range(x.shape[0]):
+        idx = x.indices[x.indptr[i] : x.indptr[i + 1]]
+        val = x.data[x.indptr[i] : x.indptr[i + 1]]
+        idx, val = idx[allowed[idx]], val[allowed[idx]]
+        item = {}
+        for head in model.heads_:
+            proba = model._head_proba(head, x[i])[0]
+            j = int(proba.argmax())
+            contrib = val * model._coef(head)[j, idx]
+            order = np.argsort(-contrib, kind="stable")[:top_k]
+            top = [
+                (str(names[idx[k]]), round(float(contrib[k]), 6)) for k in order if contrib[k] > 0
+            ]
+            item[head] = {
+                "label": model.classes_[head][j],
+                "proba": float(proba[j]),
+                "top_tokens": top,
+            }
+        out.append(item)
+    return out
+
+
+def test_predict_explain_equals_predict_and_explain(baseline, labelled):
+    texts = labelled["text"].tolist()[:40] + ["", "noted"]
+    pred, items = baseline.predict_explain(texts, top_k=3)
+    pd.testing.assert_frame_equal(pred, baseline.predict(texts))
+    assert items == baseline.explain(texts, top_k=3)
+    reference = _explain_row_by_row(baseline, texts, 3)
+    for got, want in zip(items, reference, strict=True):
+        for head in HEADS:
+            assert got[head]["label"] == want[head]["label"]
+            assert got[head]["proba"] == pytest.approx(want[head]["proba"])
+            assert got[head]["top_tokens"] == want[head]["top_tokens"]
+    assert baseline.predict_explain([], top_k=3)[1] == []
+    # the cached explanation parts never travel with the model
+    assert "_explain_cache" not in pickle.loads(pickle.dumps(baseline)).__dict__
+
+
 def test_unfitted_model_refuses_to_predict_and_save(tmp_path):
     model = make_model("baseline")
     with pytest.raises(ModelNotFittedError):

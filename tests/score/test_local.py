@@ -89,6 +89,19 @@ def test_output_columns_and_balance(reference, export):
     assert not (out / PARTS_DIR).exists()
 
 
+def test_worker_processes_give_the_same_output(reference, export, model_dir, tmp_path, monkeypatch):
+    import pipeline.score.local as local
+
+    monkeypatch.setattr(local, "PARALLEL_MIN_ROWS", 0)  # start workers for a small input
+    out, summary = reference
+    parallel = score(export, model=model_dir, out_dir=tmp_path, chunk_rows=CHUNK, n_process=2)
+    assert parallel.entries_out == summary.entries_out and parallel.chunks == summary.chunks
+    assert parallel.label_distribution == summary.label_distribution
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "scored.parquet"), pd.read_parquet(out / "scored.parquet")
+    )
+
+
 def test_kill_and_resume_gives_the_same_output(reference, export, model_dir, tmp_path):
     ref_out, ref_summary = reference
     out = tmp_path / "out"
