@@ -458,8 +458,7 @@ def score(
             raise _fail(exc) from None
         if result["noop"]:
             console.print(
-                f"nothing to do: {out} already holds this input scored by "
-                f"{result['model_version']}"
+                f"nothing to do: {out} already holds this input scored by {result['model_version']}"
             )
             return
         console.print(
@@ -848,12 +847,19 @@ def demo(
             out_dir=config.PROCESSED_DIR,
             progress=lambda n: progress.advance(task, n),
         )
+    # The initiator comes from rules, not the model: validate them on the other seed's export
+    # (its truth is beside it) so the reactive share is adjusted too.
+    with console.status("validating the initiator rules on the other seed's export"):
+        eval_prepared = run_prepare(
+            [eval_dir / "export.parquet"], out_dir=Path(interim) / "synth-eval"
+        )
     measures_dir = config.PROCESSED_DIR / "measures"
     with console.status("measuring the culture (bootstrap intervals)") as status:
         run_measure(
             scored.outputs["scored"],
             exports=[paths["export"]],
             validation=evaluation_dir / "metrics.json",
+            initiator_validation=eval_prepared.outputs["entries"],
             compare_groups=["region=Wales"],
             out_dir=measures_dir,
             progress=lambda step: status.update(f"measuring the culture: {step}"),

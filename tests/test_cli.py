@@ -86,6 +86,10 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
     assert (tmp_path / "processed" / "scored.parquet").exists()
     measures = pd.read_parquet(tmp_path / "processed" / "measures" / "measures.parquet")
     assert {"reactive_share", "defensive_share"} <= set(measures["measure"])
+    # every overall share is adjusted for classification error, the rules' initiator included
+    overall = measures[(measures["by"] == "overall") & (measures["unit"] == "share")]
+    adjusted = overall.set_index("measure")["adjusted"].groupby(level=0).all()
+    assert adjusted["reactive_share"] and adjusted["defensive_share"]
     report = tmp_path / "processed" / "report.html"
     html = report.read_text("utf-8")
     assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")
