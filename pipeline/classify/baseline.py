@@ -417,7 +417,9 @@ class BaselineClassifier(OversightClassifier):
             # by row, then by contribution (largest first), equal contributions in column
             # order: two stable sorts (faster than np.lexsort on float keys)
             order = positive[np.argsort(-contrib[positive], kind="stable")]
-            order = order[np.argsort(rows[order], kind="stable")]
+            # (row numbers below 2**16 sort as uint16: numpy's radix sort, same stable order)
+            by_row = rows[order].astype(np.uint16) if n <= 1 << 16 else rows[order]
+            order = order[np.argsort(by_row, kind="stable")]
             r_sorted = rows[order]
             first = np.searchsorted(r_sorted, np.arange(n))
             chosen = order[np.arange(len(order)) - first[r_sorted] < top_k]

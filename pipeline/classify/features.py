@@ -33,6 +33,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 _DIGIT = re.compile(r"\d")
+#: distinct words whose n-gram columns a fitted :class:`CharNgramTfidf` remembers
+_TYPE_CACHE_SIZE = 200_000
 #: words as scikit-learn's default token_pattern finds them (two or more word characters)
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
@@ -240,18 +242,46 @@ class CharNgramTfidf(_NgramTfidf):
 
     def _type_matrix(self, types: list[str], grams: dict[str, int], grow: bool) -> sp.csr_matrix:
         """Distinct tokens x n-grams counts (unknown n-grams skipped unless ``grow``)."""
+        if not grow:
+            return self._known_type_matrix(types, grams)
         cols: list[int] = []
         indptr = [0]
-        get, setdefault = grams.get, grams.setdefault
+        setdefault = grams.setdefault
         for w in types:
-            if grow:
-                cols.extend([setdefault(g, len(grams)) for g in self._grams(w)])
-            else:
-                cols.extend([j for g in self._grams(w) if (j := get(g)) is not None])
+            cols.extend([setdefault(g, len(grams)) for g in self._grams(w)])
             indptr.append(len(cols))
         return _count_matrix(
             np.asarray(cols, dtype=np.int64), np.asarray(indptr, dtype=np.int64), len(grams)
         )
+
+    def _known_type_matrix(self, types: list[str], grams: dict[str, int]) -> sp.csr_matrix:
+        """:meth:`_type_matrix` over a fixed vocabulary ``grams``: each word's n-gram columns
+        are worked out once and remembered (words recur from batch to batch), in a cache tied
+        to that vocabulary and ``ngram_range`` and never pickled."""
+        cached = self.__dict__.get("_type_cache")
+        if cached is None or cached[0] is not grams or cached[1] != self.ngram_range:
+            cached = (grams, self.ngram_range, {})
+            self.__dict__["_type_cache"] = cached
+        cache: dict[str, list[int]] = cached[2]
+        if len(cache) > _TYPE_CACHE_SIZE:
+            cache.clear()
+        get = grams.get
+        rows: list[list[int]] = []
+        add = rows.append
+        for w in types:
+            c = cache.get(w)
+            if c is None:
+                c = cache[w] = [j for g in self._grams(w) if (j := get(g)) is not None]
+            add(c)
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), out=indptr[1:])
+        cols = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(indptr[-1]))
+        return _count_matrix(cols, indptr, len(grams))
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_type_cache", None)
+        return state
 
     def _fit_counts(self, tokens):
         d = _count_matrix(tokens.ids, tokens.indptr, len(tokens.types))

@@ -356,6 +356,9 @@ class AttributesComponent:
 
 
 _LETTERS = re.compile(r"[^\W\d_]+")
+#: bytes -> the byte for an ASCII letter, else a space: in an ASCII text the runs of letters
+#: (``_LETTERS``'s matches) are then the words of ``str.split``
+_ASCII_LETTER = bytes(c if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))
 
 
 def _letter_split_tokens(nlp: Language) -> frozenset[str]:
@@ -416,7 +419,8 @@ class _TermGate:
                 for need, subs in terms
             )
         if self.words:
-            runs = set(_LETTERS.findall(text))
+            # the runs of ASCII letters, through bytes (a C table look-up per character)
+            runs = set(text.encode("ascii").translate(_ASCII_LETTER).decode("ascii").split())
             for word in self.words.intersection(runs):
                 for need, subs in self.by_word[word]:
                     if need <= runs and all(map(text.__contains__, subs)):

@@ -55,6 +55,17 @@ _ASCII_SPLIT = bytes.maketrans(b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", b" " * 32)
 #: A character that :func:`words_of` neither splits on nor keeps in a word run of ``\w``: when a
 #: text has none, its words are exactly its ``\w+`` runs (``rules.word_set``).
 _UNLISTED = re.compile(r"[^\w\s!\"#$%&'()*+,\-./:;<=>?@\[\\\]^`{|}~’‘“”•–—]|_")
+#: the ASCII characters ``_UNLISTED`` matches (taken from it): in an ASCII text it matches
+#: exactly when deleting these bytes shortens the text (a C-level pass, no regex scan)
+_ASCII_UNLISTED = bytes(c for c in range(128) if _UNLISTED.match(chr(c)))
+
+
+def _has_unlisted(low: str) -> bool:
+    """Whether ``_UNLISTED`` occurs in ``low``."""
+    if low.isascii():
+        raw = low.encode("ascii")
+        return len(raw.translate(None, _ASCII_UNLISTED)) != len(raw)
+    return _UNLISTED.search(low) is not None
 
 
 def words_of(low: str) -> set[str]:
@@ -67,7 +78,7 @@ def words_of(low: str) -> set[str]:
 def words_like(low: str, runs: set[str]) -> set[str]:
     r""":func:`words_of` ``low``, given ``runs`` = its set of ``\w+`` runs: the same set when the
     text holds nothing but word characters, whitespace and the punctuation words_of splits on."""
-    return runs if _UNLISTED.search(low) is None else words_of(low)
+    return words_of(low) if _has_unlisted(low) else runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +112,7 @@ def _runs(low: str, cache_: list, words: set[str] | None = None) -> set[str]:
     """``word_set(low)`` (the anchored patterns' word look-up), kept in ``cache_[0]``; it is
     the text's :func:`words_of` set whenever the two splits agree."""
     if not cache_:
-        cache_.append(
-            words if words is not None and _UNLISTED.search(low) is None else word_set(low)
-        )
+        cache_.append(words if words is not None and not _has_unlisted(low) else word_set(low))
     return cache_[0]
 
 

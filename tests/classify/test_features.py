@@ -59,3 +59,28 @@ def test_text_tfidf_stacks_both_and_names_them(texts):
 def test_digits_become_zero_and_case_is_folded():
     assert normalise("Review on 12/03/2024 BY PP") == "review on 00/00/0000 by pp"
     assert normalise(None) == ""
+
+
+def test_char_ngram_word_cache_gives_the_same_features(texts):
+    """Transform remembers each word's n-gram columns: the same matrix on a second call, on
+    other batches, after a refit (the cache follows the vocabulary), and never pickled."""
+    import pickle
+
+    fit, held = texts[:150], texts[150:]
+    mine = CharNgramTfidf((2, 5), min_df=2).fit(fit)
+    fresh = pickle.loads(pickle.dumps(mine))
+    first = mine.transform(held).toarray()
+    assert "_type_cache" in mine.__dict__
+    assert "_type_cache" not in pickle.loads(pickle.dumps(mine)).__dict__
+    np.testing.assert_array_equal(mine.transform(held).toarray(), first)
+    np.testing.assert_array_equal(fresh.transform(held).toarray(), first)
+    for part in (held[:7], held[7:40], held[::3], ["", None, "unseen wordz"]):
+        np.testing.assert_array_equal(
+            mine.transform(part).toarray(),
+            pickle.loads(pickle.dumps(fresh)).transform(part).toarray(),
+        )
+    mine.fit(held)  # a new vocabulary: the remembered columns no longer apply
+    np.testing.assert_array_equal(
+        mine.transform(fit).toarray(),
+        CharNgramTfidf((2, 5), min_df=2).fit(held).transform(fit).toarray(),
+    )
