@@ -146,6 +146,44 @@ ENTRIES_SCHEMA = pa.schema(
 ENTRY_COLUMNS: tuple[str, ...] = tuple(ENTRIES_SCHEMA.names)
 
 
+#: One row per (measure, category, by, group): ``measures.parquet`` of ``oversight measure``,
+#: which ``oversight report`` reads.
+MEASURES_COLUMNS: tuple[str, ...] = (
+    "measure",
+    "category",
+    "by",
+    "group",
+    "unit",
+    "estimate",
+    "lower",
+    "upper",
+    "raw_estimate",
+    "raw_lower",
+    "raw_upper",
+    "adjusted",
+    "method",
+    "n",
+    "suppressed",
+)
+#: One row per comparison of two groups or periods: ``comparisons.parquet``.
+COMPARISONS_COLUMNS: tuple[str, ...] = (
+    "measure",
+    "category",
+    "comparison",
+    "group_a",
+    "group_b",
+    "estimate_a",
+    "estimate_b",
+    "difference",
+    "lower",
+    "upper",
+    "n_a",
+    "n_b",
+    "adjusted",
+    "suppressed",
+)
+
+
 def is_missing(value: Any) -> bool:
     """A cell with no value: None, NA, NaN or blank text (an empty CSV cell and an absent key agree)."""
     if value is None or value is pd.NA:

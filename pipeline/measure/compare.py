@@ -24,25 +24,9 @@ from pipeline.errors import MeasureOptionError
 from pipeline.measure import shares
 from pipeline.measure.measures import Engine, Estimate, Grouping, MeasureSettings
 from pipeline.measure.tables import CASE_GROUPINGS
+from pipeline.schema import COMPARISONS_COLUMNS
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-COMPARISON_COLUMNS: tuple[str, ...] = (
-    "measure",
-    "category",
-    "comparison",
-    "group_a",
-    "group_b",
-    "estimate_a",
-    "estimate_b",
-    "difference",
-    "lower",
-    "upper",
-    "n_a",
-    "n_b",
-    "adjusted",
-    "suppressed",
-)
 
 
 @dataclass(frozen=True)
@@ -159,7 +143,7 @@ def compare(engine: Engine, specs: Sequence[GroupComparison | PeriodComparison])
         g = _grouping(engine, spec)
         for est in engine.all(g):
             rows.append(_row(est, spec.label, engine.s))
-    frame = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(COMPARISONS_COLUMNS))
     for c in ("estimate_a", "estimate_b", "difference", "lower", "upper"):
         frame[c] = frame[c].astype(float)
     frame["category"] = frame["category"].astype("string")

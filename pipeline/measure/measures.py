@@ -31,6 +31,7 @@ from pipeline.labels import OversightType as OT
 from pipeline.measure import shares
 from pipeline.measure.tables import CASE_GROUPINGS, MeasureTables, first_delay, unit_class_counts
 from pipeline.measure.validation import Validation
+from pipeline.schema import MEASURES_COLUMNS
 
 MEASURES: tuple[str, ...] = (
     "reactive_share",
@@ -499,24 +500,6 @@ _RESPONSIVE: tuple[int, ...] = tuple(OVERSIGHT_TYPES.index(t) for t in (OT.RISK,
 
 # --- from replicates to rows --------------------------------------------------------------------
 
-ROW_COLUMNS: tuple[str, ...] = (
-    "measure",
-    "category",
-    "by",
-    "group",
-    "unit",
-    "estimate",
-    "lower",
-    "upper",
-    "raw_estimate",
-    "raw_lower",
-    "raw_upper",
-    "adjusted",
-    "method",
-    "n",
-    "suppressed",
-)
-
 
 def intervals(est: Estimate, *, confidence: float) -> dict[str, np.ndarray]:
     """Point estimates and intervals per group of an :class:`Estimate`.
@@ -578,11 +561,11 @@ def to_rows(estimates: Sequence[Estimate], settings: MeasureSettings) -> pd.Data
         return empty_rows()
     out = pd.concat(frames, ignore_index=True)
     out["category"] = out["category"].astype("string")
-    return out[list(ROW_COLUMNS)]
+    return out[list(MEASURES_COLUMNS)]
 
 
 def empty_rows() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in ROW_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in MEASURES_COLUMNS})
 
 
 def compute(

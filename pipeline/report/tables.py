@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import ReportInputError, ReportPrivacyError
+from pipeline.schema import COMPARISONS_COLUMNS, MEASURES_COLUMNS
 
 MEASURES_FILE = "measures.parquet"
 COMPARISONS_FILE = "comparisons.parquet"
@@ -27,23 +28,6 @@ SUMMARY_FILE = "measures.json"
 #: Groups under this many entries (cases, events...) are not shown, whatever the tables say.
 DEFAULT_SUPPRESSION_THRESHOLD = 10
 
-MEASURE_COLUMNS: tuple[str, ...] = (
-    "measure",
-    "category",
-    "by",
-    "group",
-    "unit",
-    "estimate",
-    "lower",
-    "upper",
-    "raw_estimate",
-    "raw_lower",
-    "raw_upper",
-    "adjusted",
-    "method",
-    "n",
-    "suppressed",
-)
 ESTIMATE_COLUMNS: tuple[str, ...] = (
     "estimate",
     "lower",
@@ -51,22 +35,6 @@ ESTIMATE_COLUMNS: tuple[str, ...] = (
     "raw_estimate",
     "raw_lower",
     "raw_upper",
-)
-COMPARISON_COLUMNS: tuple[str, ...] = (
-    "measure",
-    "category",
-    "comparison",
-    "group_a",
-    "group_b",
-    "estimate_a",
-    "estimate_b",
-    "difference",
-    "lower",
-    "upper",
-    "n_a",
-    "n_b",
-    "adjusted",
-    "suppressed",
 )
 DELAY_COLUMNS: tuple[str, ...] = ("by", "group", "delay_days", "count")
 
@@ -214,8 +182,8 @@ def read_measures(folder: str | Path, *, threshold: int | None = None) -> Measur
     # Never below the house rule: a lower threshold anywhere must not unmask small groups.
     threshold = max(int(threshold), DEFAULT_SUPPRESSION_THRESHOLD)
 
-    measures = _read_table(folder, MEASURES_FILE, MEASURE_COLUMNS, required=True)
-    measures = measures[list(MEASURE_COLUMNS)].copy()
+    measures = _read_table(folder, MEASURES_FILE, MEASURES_COLUMNS, required=True)
+    measures = measures[list(MEASURES_COLUMNS)].copy()
     path = folder / MEASURES_FILE
     for column in ESTIMATE_COLUMNS:
         measures[column] = _as_float(measures, column, path)
@@ -227,8 +195,8 @@ def read_measures(folder: str | Path, *, threshold: int | None = None) -> Measur
     measures.loc[measures["suppressed"], list(ESTIMATE_COLUMNS)] = np.nan
     _check_labels(measures, ("group", "category"), MEASURES_FILE)
 
-    comparisons = _read_table(folder, COMPARISONS_FILE, COMPARISON_COLUMNS, required=False)
-    comparisons = comparisons[list(COMPARISON_COLUMNS)].copy()
+    comparisons = _read_table(folder, COMPARISONS_FILE, COMPARISONS_COLUMNS, required=False)
+    comparisons = comparisons[list(COMPARISONS_COLUMNS)].copy()
     if not (folder / COMPARISONS_FILE).exists() and not (folder / "comparisons.csv").exists():
         missing.append(COMPARISONS_FILE)
     cpath = folder / COMPARISONS_FILE

@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import ReportInputError, ReportPrivacyError
-from pipeline.report.tables import MEASURE_COLUMNS, read_measures
+from pipeline.report.tables import read_measures
+from pipeline.schema import MEASURES_COLUMNS
 from tests.report.conftest import SUMMARY, make_measures, row, write_measures
 
 
 def test_reads_the_contract(measures_dir):
     ms = read_measures(measures_dir)
-    assert list(ms.measures.columns) == list(MEASURE_COLUMNS)
+    assert list(ms.measures.columns) == list(MEASURES_COLUMNS)
     assert ms.threshold == 10 and ms.missing == []
     overall = ms.rows("reactive_share")
     assert len(overall) == 1 and overall["estimate"].iloc[0] == pytest.approx(0.3)
