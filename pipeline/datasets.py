@@ -448,8 +448,8 @@ def _choices(annotation: dict[str, Any], *, path: str, row: int) -> dict[str, st
     return out
 
 
-def load_label_studio(path: str | os.PathLike[str], *, n_jobs: int = 1) -> pd.DataFrame:
-    """A Label Studio JSON export (list of tasks); tasks without a usable annotation are skipped."""
+def read_label_studio_tasks(path: str | os.PathLike[str]) -> list[Any]:
+    """The tasks of a Label Studio JSON export, as written (a clear error when it is not one)."""
     p = Path(path)
     try:
         tasks = json.loads(p.read_text("utf-8-sig"))
@@ -459,6 +459,13 @@ def load_label_studio(path: str | os.PathLike[str], *, n_jobs: int = 1) -> pd.Da
         ) from None
     if not isinstance(tasks, list):
         raise LabelledDataError("a Label Studio export must be a JSON list of tasks", path=str(p))
+    return tasks
+
+
+def load_label_studio(path: str | os.PathLike[str], *, n_jobs: int = 1) -> pd.DataFrame:
+    """A Label Studio JSON export (list of tasks); tasks without a usable annotation are skipped."""
+    p = Path(path)
+    tasks = read_label_studio_tasks(p)
     rows = []
     unannotated = 0
     for pos, task in enumerate(tasks, 1):

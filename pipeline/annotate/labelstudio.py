@@ -56,7 +56,7 @@ import pandas as pd
 from pipeline import __version__
 from pipeline.annotate import agreement
 from pipeline.annotate.sampling import STRATEGIES, select
-from pipeline.datasets import LABEL_SETS, redact_texts
+from pipeline.datasets import LABEL_SETS, read_label_studio_tasks, redact_texts
 from pipeline.errors import (
     AnnotationTaskError,
     ConfigError,
@@ -646,14 +646,7 @@ def read_export(
     """
     cfg = config or load_labeling_config()
     p = Path(path)
-    try:
-        tasks = json.loads(p.read_text("utf-8-sig"))
-    except (OSError, ValueError, UnicodeError) as exc:
-        raise LabelledDataError(
-            f"cannot read the Label Studio export ({type(exc).__name__})", path=str(p)
-        ) from None
-    if not isinstance(tasks, list):
-        raise LabelledDataError("a Label Studio JSON export is a list of tasks", path=str(p))
+    tasks = read_label_studio_tasks(p)
     rows = []
     for pos, task in enumerate(tasks, 1):
         tid = task.get("id") if isinstance(task, dict) else None
