@@ -10,8 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.classify import HEAD_LABELS, make_model
-from pipeline.datasets import load_synth
+from pipeline.classify import HEAD_LABELS
 from pipeline.errors import (
     InputError,
     ScoreModelError,
@@ -31,14 +30,9 @@ class Interrupted(Exception):
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
+def model_dir(fit_baseline):
     """A baseline fitted on a small synthetic export, saved as a model folder."""
-    train = tmp_path_factory.mktemp("train")
-    write_synth(generate(30, seed=21, workers=1), train, fmt="parquet")
-    labelled = load_synth(train)
-    model = make_model("baseline", min_df=2, n_jobs=1)
-    model.fit(labelled["text"], labelled["oversight_type"], labelled["content"])
-    return model.save(tmp_path_factory.mktemp("model") / "baseline")
+    return fit_baseline(cases=30, seed=21)
 
 
 @pytest.fixture(scope="module")

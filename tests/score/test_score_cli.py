@@ -8,22 +8,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.classify import make_model
 from pipeline.cli import app
-from pipeline.datasets import load_synth
 from pipeline.synth import generate, write_synth
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    train = tmp_path_factory.mktemp("train")
-    write_synth(generate(25, seed=41, workers=1), train, fmt="parquet")
-    labelled = load_synth(train)
-    model = make_model("baseline", min_df=2, n_jobs=1)
-    model.fit(labelled["text"], labelled["oversight_type"], labelled["content"])
-    return model.save(tmp_path_factory.mktemp("model") / "baseline")
+def model_dir(fit_baseline):
+    return fit_baseline(cases=25, seed=41)
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,6 @@ try:
 except (OSError, subprocess.SubprocessError):
     pytest.skip("java is not runnable", allow_module_level=True)
 
-from pipeline.classify import make_model  # noqa: E402
-from pipeline.datasets import load_synth  # noqa: E402
 from pipeline.errors import InputError, ScoreModelError, ScoreOutputError  # noqa: E402
 from pipeline.score import SCORED_COLUMNS, score  # noqa: E402
 from pipeline.score.spark import score_spark  # noqa: E402
@@ -53,13 +51,8 @@ def spark():
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    train = tmp_path_factory.mktemp("train")
-    write_synth(generate(30, seed=31, workers=1), train, fmt="parquet")
-    labelled = load_synth(train)
-    model = make_model("baseline", min_df=2, n_jobs=1)
-    model.fit(labelled["text"], labelled["oversight_type"], labelled["content"])
-    return model.save(tmp_path_factory.mktemp("model") / "baseline")
+def model_dir(fit_baseline):
+    return fit_baseline(cases=30, seed=31)
 
 
 @pytest.fixture(scope="module")
