@@ -146,6 +146,15 @@ ENTRIES_SCHEMA = pa.schema(
 ENTRY_COLUMNS: tuple[str, ...] = tuple(ENTRIES_SCHEMA.names)
 
 
+#: The figures of a measures row: blank (null) when the group is suppressed.
+MEASURE_ESTIMATE_COLUMNS: tuple[str, ...] = (
+    "estimate",
+    "lower",
+    "upper",
+    "raw_estimate",
+    "raw_lower",
+    "raw_upper",
+)
 #: One row per (measure, category, by, group): ``measures.parquet`` of ``oversight measure``,
 #: which ``oversight report`` reads.
 MEASURES_COLUMNS: tuple[str, ...] = (
@@ -154,12 +163,7 @@ MEASURES_COLUMNS: tuple[str, ...] = (
     "by",
     "group",
     "unit",
-    "estimate",
-    "lower",
-    "upper",
-    "raw_estimate",
-    "raw_lower",
-    "raw_upper",
+    *MEASURE_ESTIMATE_COLUMNS,
     "adjusted",
     "method",
     "n",

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.errors import MeasureOutputError
+from pipeline.schema import MEASURE_ESTIMATE_COLUMNS
 
 MEASURES_STEM = "measures"
 COMPARISONS_STEM = "comparisons"
@@ -34,10 +35,7 @@ MEASURES_SCHEMA = pa.schema(
         pa.field("by", pa.string()),
         pa.field("group", pa.string()),
         pa.field("unit", pa.string()),
-        *[
-            pa.field(c, pa.float64())
-            for c in ("estimate", "lower", "upper", "raw_estimate", "raw_lower", "raw_upper")
-        ],
+        *[pa.field(c, pa.float64()) for c in MEASURE_ESTIMATE_COLUMNS],
         pa.field("adjusted", pa.bool_()),
         pa.field("method", pa.string()),
         pa.field("n", pa.int64()),

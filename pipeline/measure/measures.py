@@ -31,7 +31,7 @@ from pipeline.labels import OversightType as OT
 from pipeline.measure import shares
 from pipeline.measure.tables import CASE_GROUPINGS, MeasureTables, first_delay, unit_class_counts
 from pipeline.measure.validation import Validation
-from pipeline.schema import MEASURES_COLUMNS
+from pipeline.schema import MEASURE_ESTIMATE_COLUMNS, MEASURES_COLUMNS
 
 MEASURES: tuple[str, ...] = (
     "reactive_share",
@@ -554,7 +554,7 @@ def to_rows(estimates: Sequence[Estimate], settings: MeasureSettings) -> pd.Data
             }
         )
         f["suppressed"] = f["n"] < settings.suppression_threshold
-        value_cols = ["estimate", "lower", "upper", "raw_estimate", "raw_lower", "raw_upper"]
+        value_cols = list(MEASURE_ESTIMATE_COLUMNS)
         f.loc[f["suppressed"], value_cols] = np.nan
         frames.append(f)
     if not frames:

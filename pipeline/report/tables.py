@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import ReportInputError, ReportPrivacyError
-from pipeline.schema import COMPARISONS_COLUMNS, MEASURES_COLUMNS
+from pipeline.schema import COMPARISONS_COLUMNS, MEASURE_ESTIMATE_COLUMNS, MEASURES_COLUMNS
 
 MEASURES_FILE = "measures.parquet"
 COMPARISONS_FILE = "comparisons.parquet"
@@ -28,14 +28,6 @@ SUMMARY_FILE = "measures.json"
 #: Groups under this many entries (cases, events...) are not shown, whatever the tables say.
 DEFAULT_SUPPRESSION_THRESHOLD = 10
 
-ESTIMATE_COLUMNS: tuple[str, ...] = (
-    "estimate",
-    "lower",
-    "upper",
-    "raw_estimate",
-    "raw_lower",
-    "raw_upper",
-)
 DELAY_COLUMNS: tuple[str, ...] = ("by", "group", "delay_days", "count")
 
 # A letter and six digits: the shape of a CRN. No group label may look like one.
@@ -185,14 +177,14 @@ def read_measures(folder: str | Path, *, threshold: int | None = None) -> Measur
     measures = _read_table(folder, MEASURES_FILE, MEASURES_COLUMNS, required=True)
     measures = measures[list(MEASURES_COLUMNS)].copy()
     path = folder / MEASURES_FILE
-    for column in ESTIMATE_COLUMNS:
+    for column in MEASURE_ESTIMATE_COLUMNS:
         measures[column] = _as_float(measures, column, path)
     measures["n"] = _as_float(measures, "n", path)
     measures["adjusted"] = _as_bool(measures["adjusted"])
     for column in ("measure", "category", "by", "group", "unit", "method"):
         measures[column] = _as_text(measures[column])
     measures = _suppress(measures, measures["n"], threshold)
-    measures.loc[measures["suppressed"], list(ESTIMATE_COLUMNS)] = np.nan
+    measures.loc[measures["suppressed"], list(MEASURE_ESTIMATE_COLUMNS)] = np.nan
     _check_labels(measures, ("group", "category"), MEASURES_FILE)
 
     comparisons = _read_table(folder, COMPARISONS_FILE, COMPARISONS_COLUMNS, required=False)
