@@ -187,22 +187,13 @@ def _source_name(uri: str) -> str:
     return uri
 
 
-def _read(spark: Any, input_path: Any, partitions: int | None) -> tuple[Any, list[str]]:
-    """The export as a DataFrame of our columns (as read) plus ``source_file``, ``source_row``
-    and the repartitioning key, repartitioned by contact id and sorted by file and row."""
+def _read(spark: Any, given: list[str], partitions: int | None) -> tuple[Any, list[str]]:
+    """The export (``given``: its files or folders) as a DataFrame of our columns (as read) plus
+    ``source_file``, ``source_row`` and the repartitioning key, repartitioned by contact id and
+    sorted by file and row."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    files = _local_files(input_path)
-    given = (
-        files
-        if files is not None
-        else (
-            [str(input_path)]
-            if isinstance(input_path, (str, Path))
-            else [str(p) for p in input_path]
-        )
-    )
     try:
         raw = spark.read.parquet(*given)
     except Exception as exc:  # AnalysisException, Py4JJavaError: not readable as Parquet
@@ -456,7 +447,9 @@ def score_spark(
         spark = session_cls.builder.appName("oversight-score").getOrCreate()
     out = str(out_dir)
     inputs = [str(p) for p in ([input_path] if isinstance(input_path, (str, Path)) else input_path)]
-    frame, columns = _read(spark, input_path, partitions)  # checks the input first
+    # local inputs are expanded and checked here, with our errors; remote ones Spark checks
+    given = _local_files(input_path) or inputs
+    frame, columns = _read(spark, given, partitions)
     try:
         fs = _FileSystem(spark, out)
         fs.mkdirs(out)
@@ -469,9 +462,7 @@ def score_spark(
         "quarantine": _join(out, f"{QUARANTINE_STEM}.parquet"),
         "summary": _join(out, SUMMARY_FILE),
     }
-    fingerprint = fs.fingerprint(
-        _local_files(input_path) or inputs, max_notes_chars=max_notes_chars
-    )
+    fingerprint = fs.fingerprint(given, max_notes_chars=max_notes_chars)
     done = _finished(fs, outputs, fingerprint, loaded.sha256)
     if done is not None:
         return done
