@@ -17,7 +17,7 @@ comment is not read as the SPO's reasoning. Otherwise the whole notes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from typing import Any
 
@@ -251,6 +251,8 @@ class AttributesComponent:
         unsplit = _letter_split_tokens(nlp)
         self._lower_gate = _TermGate(lower_docs, lower=True, unsafe=unsplit)
         self._exact_gate = _TermGate(exact_docs, lower=False, unsafe=unsplit)
+        # the most whitespace-separated chunks a term's match can span, plus one for safety
+        self._window = _Windows(max(len(d) for d in [*lower_docs, *exact_docs]) + 1)
 
     def _in_risk_context(self, text: str, start: int, end: int) -> bool:
         """Whether the sentence around text[start:end] names it as bearing on risk."""
@@ -264,6 +266,52 @@ class AttributesComponent:
         """False only when no risk term can match in ``text`` (no tokenising needed)."""
         low = text.lower() if text_low is None else text_low
         return self._lower_gate.possible(low) or self._exact_gate.possible(text)
+
+    def risk_term_windows(self, text: str, text_low: str | None = None) -> list[tuple[int, int]]:
+        """Stretches of ``text`` that hold every risk-term match it has, each a run of whole
+        whitespace-separated chunks: [] when no term can match.
+
+        spaCy's tokenizer cuts a text at whitespace first and tokenises each chunk on its own,
+        so a stretch that starts and ends at chunk boundaries is tokenised exactly as inside the
+        whole text, and a term's match (at most ``n`` tokens, so ``n`` chunks) lies within the
+        chunks around one place where one of its tokens occurs. Needs offsets of ``text_low``
+        to index ``text`` (the caller falls back to the whole text otherwise)."""
+        low = text.lower() if text_low is None else text_low
+        places = [
+            p
+            for source, gate in ((low, self._lower_gate), (text, self._exact_gate))
+            for anchor in gate.anchors(source)
+            for p in _occurrences(source, anchor)
+        ]
+        return self._window.around(text, places)
+
+    def _risk_spans(
+        self,
+        text: str,
+        text_low: str,
+        doc: Doc | Callable[[], Doc] | None,
+        tokenizer: Callable[[str], Doc] | None,
+    ) -> Iterator[tuple[int, int]]:
+        """Character spans of the risk-term matches in ``text``: from the Doc when given, else
+        from the stretches :meth:`risk_term_windows` picks, each tokenised by ``tokenizer``."""
+        if isinstance(doc, Doc):
+            pieces: list[tuple[int, Doc]] = [(0, doc)]
+        elif tokenizer is not None and len(text_low) == len(text):
+            windows = self.risk_term_windows(text, text_low)
+            if sum(e - s for s, e in windows) > len(text) // 2:
+                windows = [(0, len(text))]  # most of the text: one Doc costs less
+            pieces = [(s, tokenizer(text[s:e])) for s, e in windows]
+        elif doc is not None:
+            pieces = [(0, doc())]
+        elif tokenizer is not None:
+            pieces = [(0, tokenizer(text))]
+        else:
+            raise ValueError("annotate needs the Doc: the text may hold a risk term")
+        for offset, piece in pieces:
+            for matcher in (self.lower_matcher, self.exact_matcher):
+                for _, start, end in matcher(piece):
+                    last = piece[end - 1]
+                    yield offset + piece[start].idx, offset + last.idx + len(last)
 
     def __call__(self, doc: Doc) -> Doc:
         if not ext_get(doc, "is_oversight"):
@@ -291,11 +339,14 @@ class AttributesComponent:
         spans: Iterable[tuple[int, int, str]],
         *,
         doc: Doc | Callable[[], Doc] | None = None,
+        tokenizer: Callable[[str], Doc] | None = None,
     ) -> dict[str, Any]:
         """The attribute values of an oversight entry: the attribute booleans,
         ``risk_factor_terms`` and ``initiated_by``. ``doc``: the text's Doc, or a function that
-        makes it (called only when a risk term may occur), or None for ``nlp.make_doc``-free
-        use when the text holds no risk term's words (else a Doc is required)."""
+        makes it (called only when a risk term may occur); or ``tokenizer`` (``nlp.make_doc``)
+        to tokenise only the stretches of the text where a risk term may occur (the same
+        matches, at a fraction of the cost); with neither, the text must hold no risk term's
+        words (else ValueError)."""
         out: dict[str, Any] = {}
         if self.scope == "entry":
             ranges = entry_ranges(text, blocks, ctx, self.rules.detector)
@@ -321,26 +372,16 @@ class AttributesComponent:
         out.update(self.rules.text_attributes(low, persons, words=words, hits=attribute_hits))
         terms: set[str] = set()
         if self.may_hold_risk_terms(text, text_low):
-            if doc is None:
-                raise ValueError("annotate needs the Doc: the text may hold a risk term")
-            if not isinstance(doc, Doc):
-                doc = doc()
-            for matcher in (self.lower_matcher, self.exact_matcher):
-                for _, start, end in matcher(doc):
-                    s_char = doc[start].idx
-                    last = doc[end - 1]
-                    e_char = last.idx + len(last)
-                    if not any(s <= s_char and e_char <= e for s, e in ranges):
-                        continue
-                    term = (
-                        text_low_at[s_char:e_char]
-                        if text_low_at is not None
-                        else text[s_char:e_char].lower()
-                    )
-                    if term in self.rules.risk_analytic or self._in_risk_context(
-                        text, s_char, e_char
-                    ):
-                        terms.add(term)
+            for s_char, e_char in self._risk_spans(text, text_low, doc, tokenizer):
+                if not any(s <= s_char and e_char <= e for s, e in ranges):
+                    continue
+                term = (
+                    text_low_at[s_char:e_char]
+                    if text_low_at is not None
+                    else text[s_char:e_char].lower()
+                )
+                if term in self.rules.risk_analytic or self._in_risk_context(text, s_char, e_char):
+                    terms.add(term)
         out["risk_factor_terms"] = sorted(terms)
         out[Attribute.RISK_FACTORS.value] = bool(terms)
         # who started it is often said outside the entry: the PP's request above the SPO's
@@ -426,3 +467,66 @@ class _TermGate:
                     if need <= runs and all(map(text.__contains__, subs)):
                         return True
         return any(all(map(text.__contains__, subs)) for _, subs in self.always)
+
+    def anchors(self, text: str) -> list[str]:
+        """One token text of every term that may match ``text`` (as :meth:`possible` decides):
+        a match of such a term holds that token, so it lies where the string occurs."""
+        found: list[str] = []
+        if text.isascii():
+            runs = set(text.encode("ascii").translate(_ASCII_LETTER).decode("ascii").split())
+            for word in self.words.intersection(runs):
+                if any(
+                    need <= runs and all(map(text.__contains__, subs))
+                    for need, subs in self.by_word[word]
+                ):
+                    found.append(word)
+        else:
+            for word, terms in self.by_word.items():
+                if any(
+                    all(map(text.__contains__, need)) and all(map(text.__contains__, subs))
+                    for need, subs in terms
+                ):
+                    found.append(word)
+        for _, subs in self.always:
+            if all(map(text.__contains__, subs)):
+                found.append(max(subs, key=len))
+        return found
+
+
+def _occurrences(text: str, sub: str) -> Iterator[int]:
+    p = text.find(sub)
+    while p >= 0:
+        yield p
+        p = text.find(sub, p + 1)
+
+
+class _Windows:
+    """Stretches of whole whitespace-separated chunks around places in a text: the chunk holding
+    each place and ``n`` chunks on either side, overlapping stretches merged. Chunks are what
+    spaCy's tokenizer cuts at (``str.isspace``, as ``\\s`` in a ``str`` regex)."""
+
+    def __init__(self, n: int) -> None:
+        # from a place: the rest of its chunk, then up to n more chunks (run on the reversed
+        # text, the same pattern walks leftwards)
+        self._ahead = re.compile(rf"\S*(?:\s+\S+){{0,{n}}}")
+
+    def around(self, text: str, places: Iterable[int]) -> list[tuple[int, int]]:
+        places = sorted(set(places))
+        if not places:
+            return []
+        ahead = self._ahead.match
+        size = len(text)
+        back = text[::-1]
+        out: list[list[int]] = []
+        for p in places:
+            if out and p < out[-1][1]:
+                # inside the last stretch: extend it from here (its chunks are already in)
+                out[-1][1] = max(out[-1][1], ahead(text, p).end())  # type: ignore[union-attr]
+                continue
+            start = size - ahead(back, size - p).end()  # type: ignore[union-attr]
+            end = ahead(text, p).end()  # type: ignore[union-attr]
+            if out and start <= out[-1][1]:
+                out[-1][1] = max(out[-1][1], end)
+            else:
+                out.append([start, end])
+        return [(s, e) for s, e in out]

@@ -195,13 +195,6 @@ def result_from_doc(
     )
 
 
-def _make_doc(nlp: Language, text: str) -> Doc:
-    """A tokenised Doc that already knows its text (spares rebuilding ``doc.text``)."""
-    doc = nlp.make_doc(text)
-    seed_text(doc, text)
-    return doc
-
-
 def _pipe_components(nlp: Language) -> tuple[OversightDetector, Redactor]:
     det = (
         nlp.get_pipe("oversight_detector").detector
@@ -338,8 +331,8 @@ def _entry_values(
     """``(redacted, n_blocks, n_pii, attribute values)`` of each oversight row, in order.
 
     The text path calls the pipeline's own components on the text (comment blocks, redaction,
-    attributes), the way their ``__call__`` does, and tokenises a text only when the attributes
-    component may find a risk term in it; otherwise (``via_pipe``, or a pipeline other than
+    attributes), the way their ``__call__`` does, and tokenises only the stretches of a text
+    where the attributes component may find a risk term; otherwise (``via_pipe``, or a pipeline other than
     the standard one) every row goes through ``nlp.pipe``. Both give the same values."""
     path = None if via_pipe else _text_path(nlp)
     if path is None:
@@ -355,6 +348,7 @@ def _entry_values(
             )
         return
     redactor, attributes = path
+    tokenizer = nlp.make_doc
     none = [None] * (max(rows) + 1 if rows else 0)
     columns = [(f, cols.get(f) or none) for f in CONTEXT_FIELDS]
     notes = cols.get("notes") or none
@@ -363,9 +357,7 @@ def _entry_values(
         ctx = {f: c[i] for f, c in columns}
         blocks = split_blocks(text)
         redacted, spans = redactor.redact_text(text, ctx)
-        values = attributes.annotate(
-            text, ctx, blocks, spans, doc=lambda text=text: _make_doc(nlp, text)
-        )
+        values = attributes.annotate(text, ctx, blocks, spans, tokenizer=tokenizer)
         values = {a: bool(values[a]) for a in ATTRIBUTES} | {
             "initiated_by": values["initiated_by"],
             "risk_factor_terms": list(values["risk_factor_terms"]),
@@ -385,7 +377,7 @@ def find_entries(
 
     Every row is decided cheaply (code tables, then the detector on the raw text); only the
     oversight rows are redacted and described, by the pipeline's components called on the text
-    (a Doc is made only where a risk term may occur). ``via_pipe=True`` runs those rows through
+    (only the stretches where a risk term may occur are tokenised). ``via_pipe=True`` runs those rows through
     ``nlp.pipe`` instead (the reference path: same results, slower). The decision, redaction
     and attributes are those :func:`process` gives the same rows.
     """

@@ -556,6 +556,7 @@ class PatternBank:
         "_needles",
         "_others",
         "_prefix",
+        "_by_word",
         "_unanchored",
         "size",
     )
@@ -589,45 +590,67 @@ class PatternBank:
         self._exact, self._keys, self._prefix = exact, frozenset(exact), prefix
         self._matchers, self._unanchored, self._others = matchers, unanchored, others
         self._needles = needles
+        #: per whole word: (pattern, literal, whether the literal runs past the word, the
+        #: pattern's match) of the patterns whose matches start with that word
+        self._by_word = {
+            word: [(i, lit, len(lit) > len(word), matchers[i]) for i, lit, _ in entries]
+            for word, entries in exact.items()
+        }
 
     def found(self, low: str, words: set[str] | frozenset[str]) -> list[bool]:
         """For each pattern, whether it matches anywhere in ``low`` (``words``: its word_set)."""
-        # the patterns whose opening literals the text holds, with those literals
-        cands: dict[int, list[tuple[str, bool]]] = {}
-        for word in self._keys & words:
-            for i, lit, bounded in self._exact[word]:
-                cands.setdefault(i, []).append((lit, bounded))
-        for lit, i, bounded in self._prefix:
-            if not lit or lit in low:
-                cands.setdefault(i, []).append((lit, bounded))
         out = [False] * self.size
+        #: per pattern, whether the text holds one of its needles (worked out when first needed)
+        possible: dict[int, bool] = {}
+        rest: Iterable[tuple[str | None, int, bool]] = self._prefix
+        present = self._keys & words
+        if low.isascii():
+            # a pattern that must start with a whole word is tried only where the word stands
+            # as a whole \w+ run ("on", not the "on" of "information"): the text with every
+            # non-word character made a space, padded, is searched for " word " (in C)
+            padded = " " + low.encode("ascii").translate(_ASCII_NONWORD).decode("ascii") + " "
+            for word in present:
+                needle = f" {word} "
+                places = []
+                p = padded.find(needle)
+                while p >= 0:
+                    places.append(p)  # padded[p] is the space before the word: low[p] opens it
+                    p = padded.find(needle, p + len(needle) - 1)
+                # (no needle check here: a whole word stands in few places, and trying the
+                # match there costs less than looking for a pattern's needles)
+                for i, lit, longer, match in self._by_word[word]:
+                    if out[i]:
+                        continue
+                    for p in places:
+                        if (not longer or low.startswith(lit, p)) and match(low, p) is not None:
+                            out[i] = True
+                            break
+        else:
+            rest = [*((lit, i, b) for w in present for i, lit, b in self._exact[w]), *rest]
         find = low.find
-        for i, lits in cands.items():
+        for lit, i, bounded in rest:
+            if out[i] or (lit and lit not in low):
+                continue
             needles = self._needles[i]
             if needles is not None:
-                for n in needles:
-                    if n in low:
-                        break
-                else:
+                ok = possible.get(i)
+                if ok is None:
+                    ok = possible[i] = any(map(low.__contains__, needles))
+                if not ok:
                     continue
             match = self._matchers[i]
-            for lit, bounded in lits:
-                if not lit:  # a place, not a literal
-                    out[i] = any(match(low, p) is not None for p in _starts(low, lit))
-                    if out[i]:
-                        break
-                    continue
-                p = find(lit)
-                while p >= 0:
-                    # a match that starts a word cannot start after a word character
-                    if not (bounded and p and ((c := low[p - 1]).isalnum() or c == "_")) and (
-                        match(low, p) is not None
-                    ):
-                        out[i] = True
-                        break
-                    p = find(lit, p + 1)
-                if out[i]:
+            if not lit:  # a place, not a literal
+                out[i] = any(match(low, p) is not None for p in _starts(low, lit))
+                continue
+            p = find(lit)
+            while p >= 0:
+                # a match that starts a word cannot start after a word character
+                if not (bounded and p and ((c := low[p - 1]).isalnum() or c == "_")) and (
+                    match(low, p) is not None
+                ):
+                    out[i] = True
                     break
+                p = find(lit, p + 1)
         for i, gated in self._unanchored:
             out[i] = gated.search(low) is not None
         for i, gated in self._others:

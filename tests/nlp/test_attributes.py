@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.labels import ATTRIBUTES
 from pipeline.nlp import process
@@ -127,3 +129,73 @@ def test_non_oversight_contacts_get_no_attributes():
     res = run("Office visit, attended. Because of work he asked to move to Fridays.", code="COAP")
     assert res.is_oversight is False and res.initiated_by is None
     assert not any(getattr(res, a) for a in ATTRIBUTES)
+
+
+_RISK_WORDS = st.sampled_from(
+    [
+        "domestic",
+        "abuse",
+        "children's",
+        "social",
+        "care",
+        "child",
+        "in",
+        "need",
+        "ex-partner",
+        "no",
+        "fixed",
+        "abode",
+        "self-harm",
+        "sofa-surfing",
+        "non-fatal",
+        "strangulation",
+        "DA",
+        "DV",
+        "CP",
+        "(DA)",
+        "drugs,",
+        "alcohol.",
+        "can't",
+        "e.g.",
+        "Café",
+        "risk",
+        "the",
+        "and",
+        "'s",
+        "-",
+        "/",
+        "12/05",
+        "gonna",
+        "cannot",
+    ]
+)
+_GAPS = st.sampled_from([" ", " ", " ", "  ", "\n", " \n", "\t", "\xa0", ""])
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(_RISK_WORDS, _GAPS), max_size=40))
+def test_risk_terms_in_windows_are_those_of_the_whole_doc(nlp, parts):
+    """Tokenising only the stretches around possible terms finds exactly the whole Doc's
+    matches (spaCy tokenises each whitespace-separated chunk on its own)."""
+    text = "".join(w + g for w, g in parts)
+    attributes = nlp.get_pipe("attributes")
+    whole = sorted(attributes._risk_spans(text, text.lower(), nlp.make_doc(text), None))
+    windowed = sorted(attributes._risk_spans(text, text.lower(), None, nlp.make_doc))
+    assert windowed == whole
+
+
+def test_windows_cover_a_term_far_from_the_text_start(nlp):
+    attributes = nlp.get_pipe("attributes")
+    text = (
+        "Seen at office. " * 40
+        + "The main risk is domestic abuse from the new partner. "
+        + "Ok. " * 40
+    )
+    windows = attributes.risk_term_windows(text)
+    assert windows and sum(e - s for s, e in windows) < len(text) // 4
+    assert any("domestic abuse" in text[s:e] for s, e in windows)
+    values = attributes.annotate(text, {}, [], [], tokenizer=nlp.make_doc)
+    assert values == attributes.annotate(text, {}, [], [], doc=nlp.make_doc(text))
+    assert "domestic abuse" in values["risk_factor_terms"]

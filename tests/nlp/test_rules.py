@@ -161,3 +161,29 @@ def test_literal_first_rewrite_keeps_every_match(text):
     low = text.lower()
     for a, b in _rewritten():
         assert [m.span() for m in a.finditer(low)] == [m.span() for m in b.finditer(low)], a.pattern
+
+
+@functools.cache
+def _bank() -> tuple[list[re.Pattern[str]], object]:
+    from pipeline.nlp.rules import PatternBank
+
+    a = get_attribute_rules()
+    anchored = [rx for _, _, rx in a.initiator_cues] + [
+        rx for group in (a.rationale, a.action_owner, a.timescale, a.retrospective) for rx in group
+    ]
+    return [rx.pattern for rx in anchored], PatternBank(anchored)
+
+
+# words that hold the banks' opening words inside them ("on" in "information", "i" in "it"),
+# where only a whole-word occurrence may start a match
+_glued = st.sampled_from(["information", "upon", "it", "within", "iasked", "spot", "café", "aé"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_vocab, _glued), max_size=30).map(" ".join))
+def test_pattern_bank_answers_as_each_regex_does(text):
+    patterns, bank = _bank()
+    low = text.lower()
+    from pipeline.nlp.rules import word_set
+
+    assert bank.found(low, word_set(low)) == [rx.search(low) is not None for rx in patterns]
