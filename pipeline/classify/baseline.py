@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -373,15 +373,15 @@ class BaselineClassifier(OversightClassifier):
         kinds = np.asarray([k for k, _ in self._raw_names()])
         return np.isin(kinds, list(self.explain_kinds))
 
-    def _explain_parts(self) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """Feature names, the mask of explainable features and the centred coefficients: fixed
-        once fitted, so worked out once (getting the names from the featuriser costs more than
-        explaining a chunk)."""
+    def _explain_parts(self) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+        """Feature names (as a list of ``str``: indexed per chosen feature), the mask of
+        explainable features and the centred coefficients: fixed once fitted, so worked out
+        once (getting the names from the featuriser costs more than explaining a chunk)."""
         cache = self.__dict__.get("_explain_cache")
         key = (id(self.pipelines_), tuple(self.explain_kinds))
         if cache is None or cache[0] != key:
             parts = (
-                self.feature_names(),
+                [str(name) for name in self.feature_names()],
                 self._kind_mask(),
                 {h: self._coef(h) for h in self.heads_},
             )
@@ -398,58 +398,133 @@ class BaselineClassifier(OversightClassifier):
         proba = {h: self._head_proba(h, x) for h in self.heads_}
         return self._explain_x(x, proba, top_k)
 
+    def _top_features(
+        self, x: sp.csr_matrix, proba: dict[str, np.ndarray], top_k: int
+    ) -> dict[str, _Top]:
+        """Per head, each row's predicted class and its ``top_k`` explainable features with the
+        largest positive contribution (value x centred coefficient) to that class; ties keep
+        the features' column order. Vectorised over the whole matrix."""
+        _, allowed, coefs = self._explain_parts()
+        n = x.shape[0]
+        # only the explainable entries: their rows found from their positions (cheaper than
+        # a row number for every entry of x, most of which are character n-grams)
+        at = np.flatnonzero(allowed.take(x.indices))
+        rows = np.searchsorted(x.indptr, at, side="right") - 1
+        idx, val = x.indices.take(at), x.data.take(at)
+        out = {}
+        for h in self.heads_:
+            best = proba[h].argmax(axis=1)
+            coef = coefs[h]
+            contrib = val * coef.ravel().take(best.take(rows) * coef.shape[1] + idx)
+            chosen = _top_per_row(rows, contrib, n, top_k)
+            out[h] = _Top(best, rows[chosen], idx[chosen], contrib[chosen])
+        return out
+
     def _explain_x(
         self, x: sp.csr_matrix, proba: dict[str, np.ndarray], top_k: int
     ) -> list[dict[str, dict[str, Any]]]:
         """Per row of ``x``: for each head its label, probability and the ``top_k`` features
-        with the largest positive contribution (value x centred coefficient) to that label;
-        ties keep the features' column order. Vectorised over the whole matrix."""
-        names, allowed, coefs = self._explain_parts()
+        with the largest positive contribution to that label (:meth:`_top_features`)."""
+        names = self._explain_parts()[0]
         n = x.shape[0]
-        rows = np.repeat(np.arange(n), np.diff(x.indptr))
-        keep = allowed[x.indices]
-        rows, idx, val = rows[keep], x.indices[keep], x.data[keep]
         out: list[dict[str, dict[str, Any]]] = [{} for _ in range(n)]
-        for h in self.heads_:
-            best = proba[h].argmax(axis=1)
-            contrib = val * coefs[h][best[rows], idx]
-            positive = np.flatnonzero(contrib > 0)
-            # by row, then by contribution (largest first), equal contributions in column
-            # order: two stable sorts (faster than np.lexsort on float keys)
-            order = positive[np.argsort(-contrib[positive], kind="stable")]
-            # (row numbers below 2**16 sort as uint16: numpy's radix sort, same stable order)
-            by_row = rows[order].astype(np.uint16) if n <= 1 << 16 else rows[order]
-            order = order[np.argsort(by_row, kind="stable")]
-            r_sorted = rows[order]
-            first = np.searchsorted(r_sorted, np.arange(n))
-            chosen = order[np.arange(len(order)) - first[r_sorted] < top_k]
+        for h, top in self._top_features(x, proba, top_k).items():
             tops: list[list[tuple[str, float]]] = [[] for _ in range(n)]
             for r, j, c in zip(
-                rows[chosen].tolist(), idx[chosen].tolist(), contrib[chosen].tolist(), strict=True
+                top.rows.tolist(), top.cols.tolist(), top.contrib.tolist(), strict=True
             ):
-                tops[r].append((str(names[j]), round(c, 6)))
+                tops[r].append((names[j], round(c, 6)))
             labels = self.classes_[h]
-            p_best = proba[h][np.arange(n), best]
-            for i, (j, p) in enumerate(zip(best.tolist(), p_best.tolist(), strict=True)):
+            p_best = proba[h][np.arange(n), top.best]
+            for i, (j, p) in enumerate(zip(top.best.tolist(), p_best.tolist(), strict=True)):
                 out[i][h] = {"label": labels[j], "proba": float(p), "top_tokens": tops[i]}
         return out
 
-    def predict_explain(
-        self, texts: Any, top_k: int = 5, *, features: Any = None
-    ) -> tuple[pd.DataFrame, list[dict[str, dict[str, Any]]]]:
-        """``(predict(texts), explain(texts, top_k))`` from one featurisation of the texts:
-        the same answers as the two calls, at about half the cost (what scoring needs)."""
+    def _top_tokens_x(
+        self, x: sp.csr_matrix, proba: dict[str, np.ndarray], top_k: int
+    ) -> dict[str, list[list[str]]]:
+        """Per head and row of ``x``, the names of the features :meth:`_top_features` chose."""
+        names = self._explain_parts()[0]
+        out = {}
+        for h, top in self._top_features(x, proba, top_k).items():
+            chosen = list(map(names.__getitem__, top.cols.tolist()))
+            bounds = [0, *np.cumsum(np.bincount(top.rows, minlength=x.shape[0])).tolist()]
+            out[h] = [chosen[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return out
+
+    def _predict_and(self, texts: Any, top_k: int, features: Any, explain_x: Any) -> tuple:
+        """``(predict(texts), explain_x(x, proba, top_k))`` from one featurisation ``x``."""
         self._check_fitted()
         index = texts.index if isinstance(texts, pd.Series) else None
         texts = as_texts(texts)
         if top_k < 1:
             raise ModelInputError("top_k must be at least 1")
         feats = self._features_for(features, len(texts))
-        if not texts:
-            empty = {h: np.zeros((0, len(self.classes_[h]))) for h in self.heads_}
-            return predictions_frame(empty, self.classes_, index=index), []
-        x = self._transform(texts, feats)
-        proba = {h: self._head_proba(h, x) for h in self.heads_}
-        return predictions_frame(proba, self.classes_, index=index), self._explain_x(
-            x, proba, top_k
-        )
+        if texts:
+            x = self._transform(texts, feats)
+            proba = {h: self._head_proba(h, x) for h in self.heads_}
+        else:
+            x = sp.csr_matrix((0, len(self._explain_parts()[1])), dtype=np.float32)
+            proba = {h: np.zeros((0, len(self.classes_[h]))) for h in self.heads_}
+        return predictions_frame(proba, self.classes_, index=index), explain_x(x, proba, top_k)
+
+    def predict_explain(
+        self, texts: Any, top_k: int = 5, *, features: Any = None
+    ) -> tuple[pd.DataFrame, list[dict[str, dict[str, Any]]]]:
+        """``(predict(texts), explain(texts, top_k))`` from one featurisation of the texts:
+        the same answers as the two calls, at about half the cost."""
+        return self._predict_and(texts, top_k, features, self._explain_x)
+
+    def predict_top_tokens(
+        self, texts: Any, top_k: int = 5, *, features: Any = None
+    ) -> tuple[pd.DataFrame, dict[str, list[list[str]]]]:
+        """``predict(texts)`` and, per head, each text's ``top_k`` feature names (the
+        ``top_tokens`` of :meth:`explain` without their scores), from one featurisation: what
+        scoring writes, without the cost of explain's per-row dicts and rounded scores."""
+        return self._predict_and(texts, top_k, features, self._top_tokens_x)
+
+
+class _Top(NamedTuple):
+    """One head's explanation of a matrix: each row's predicted class (``best``) and the
+    chosen features as (row, column, contribution), ordered by row, then rank."""
+
+    best: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    contrib: np.ndarray
+
+
+#: up to this top_k, :func:`_top_per_row` first drops what cannot make a row's top k: each of
+#: the k passes costs a few percent of the sort it shrinks
+_TRIM_MAX_K = 16
+
+
+def _top_per_row(rows: np.ndarray, contrib: np.ndarray, n: int, top_k: int) -> np.ndarray:
+    """Positions of each row's ``top_k`` largest positive ``contrib``, by row, then
+    contribution (largest first), equal contributions in position order. ``rows`` is
+    non-decreasing (entries in matrix order), ``n`` the number of rows."""
+    positive = np.flatnonzero(contrib > 0)
+    if len(positive) and top_k <= _TRIM_MAX_K:
+        positive = positive[_at_least_kth(rows[positive], contrib[positive], top_k)]
+    # by row, then by contribution (largest first), equal contributions in position order:
+    # two stable sorts (faster than np.lexsort on float keys)
+    order = positive[np.argsort(-contrib[positive], kind="stable")]
+    # (row numbers below 2**16 sort as uint16: numpy's radix sort, same stable order)
+    by_row = rows[order].astype(np.uint16) if n <= 1 << 16 else rows[order]
+    order = order[np.argsort(by_row, kind="stable")]
+    r_sorted = rows[order]
+    first = np.searchsorted(r_sorted, np.arange(n))
+    return order[np.arange(len(order)) - first[r_sorted] < top_k]
+
+
+def _at_least_kth(rows: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the ``values`` at least their row's k-th largest distinct value (all of a row
+    with fewer): a superset of each row's k largest, found in k linear passes instead of a
+    sort. ``rows`` is non-decreasing and not empty."""
+    starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+    segment = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(rows))))
+    rest = values.copy()
+    for _ in range(k):
+        top = np.maximum.reduceat(rest, starts)
+        rest[rest >= top[segment]] = -np.inf
+    return values >= top[segment]

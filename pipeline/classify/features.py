@@ -35,6 +35,8 @@ from sklearn.utils.validation import check_is_fitted
 _DIGIT = re.compile(r"\d")
 #: distinct words whose n-gram columns a fitted :class:`CharNgramTfidf` remembers
 _TYPE_CACHE_SIZE = 200_000
+#: what fitted vectorizers work out from their vocabulary and remember, never pickled
+_CACHES = ("_type_cache", "_bigram_cache")
 #: words as scikit-learn's default token_pattern finds them (two or more word characters)
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
@@ -61,15 +63,23 @@ class Tokens(NamedTuple):
 
 def tokenize(docs: Iterable[object]) -> Tokens:
     """Normalise and split every document on whitespace; distinct tokens are hashed by
-    ``pandas.factorize`` (in C)."""
-    toks = [normalise(doc).split() for doc in docs]
+    ``pandas.factorize`` (in C).
+
+    Splits first and normalises each distinct raw token once: neither lower-casing nor the
+    digit rule makes or removes whitespace (and the final-sigma rule of ``str.lower`` stops at
+    whitespace), so this is ``normalise(doc).split()``, with the same token order and ids."""
+    if isinstance(docs, pd.Series | pd.Index):
+        docs = docs.tolist()  # much faster than iterating pandas' Arrow-backed strings
+    toks = [doc.split() if isinstance(doc, str) else [] for doc in docs]
     lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
     indptr = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lengths)])
     flat = np.fromiter(chain.from_iterable(toks), dtype=object, count=int(indptr[-1]))
     if not len(flat):
         return Tokens([], np.zeros(0, dtype=np.int64), indptr)
-    codes, uniques = pd.factorize(flat)
-    return Tokens(list(uniques), codes.astype(np.int64, copy=False), indptr)
+    raw_codes, raw = pd.factorize(flat)
+    # raw tokens are numbered in order of first appearance, so their normalised forms are too
+    codes, uniques = pd.factorize(np.fromiter(map(normalise, raw), dtype=object, count=len(raw)))
+    return Tokens(list(uniques), codes.take(raw_codes).astype(np.int64, copy=False), indptr)
 
 
 def _words(tokens: Tokens) -> Tokens:
@@ -135,14 +145,20 @@ def _keep_columns(counts: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
 
 
 def _tfidf(counts: sp.csr_matrix, idf: np.ndarray, sublinear: bool) -> sp.csr_matrix:
-    """Counts to l2-normalised TF-IDF rows (float32), scaling the data array in place."""
-    x = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+    """Counts to l2-normalised TF-IDF rows (float32). ``counts`` is used up: a float32 matrix
+    has its data array scaled in place (every caller passes a matrix it has just made)."""
+    x = counts if counts.dtype == np.float32 else sp.csr_matrix(counts, dtype=np.float32)
     data = x.data
     if sublinear:
         np.log(data, out=data)
         data += 1.0
-    data *= idf[x.indices]
-    sq = np.concatenate([np.cumsum(data.astype(np.float64) ** 2), np.zeros(1)])
+    data *= idf.take(x.indices)
+    # the rows' squared norms as differences of one running float64 sum (a trailing 0 for
+    # empty leading rows): summed this way, features stay bit-identical to the fitted ones
+    sq = np.empty(len(data) + 1)
+    np.square(data, out=sq[:-1], dtype=np.float64)
+    np.cumsum(sq[:-1], out=sq[:-1])
+    sq[-1] = 0.0
     ends = sq[x.indptr[1:] - 1]
     starts = np.where(x.indptr[:-1] > 0, sq[x.indptr[:-1] - 1], 0.0)
     norms = np.sqrt(np.maximum(ends - starts, 0.0))
@@ -208,6 +224,12 @@ class _NgramTfidf(TransformerMixin, BaseEstimator):
     def transform_tokens(self, tokens: Tokens) -> sp.csr_matrix:
         check_is_fitted(self, "vocabulary_")
         return _tfidf(self._transform_counts(tokens), self.idf_, self.sublinear_tf)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for cache in _CACHES:
+            state.pop(cache, None)
+        return state
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "vocabulary_")
@@ -278,11 +300,6 @@ class CharNgramTfidf(_NgramTfidf):
         cols = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(indptr[-1]))
         return _count_matrix(cols, indptr, len(grams))
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_type_cache", None)
-        return state
-
     def _fit_counts(self, tokens):
         d = _count_matrix(tokens.ids, tokens.indptr, len(tokens.types))
         grams: dict[str, int] = {}
@@ -347,9 +364,44 @@ class WordNgramTfidf(_NgramTfidf):
             names.extend(f"{wt[c // v]} {wt[c % v]}" for c in codes.tolist())
         return sp.csr_matrix(sp.hstack(parts, format="csr")), names
 
+    def _bigram_index(self) -> tuple[dict[str, int], pd.Index, np.ndarray]:
+        """The fitted bigrams as numbers: an id for each word in them, an index of their codes
+        (first word's id x number of words + second's) and their columns. Worked out once per
+        vocabulary (a cache tied to it, never pickled), so that :meth:`_bigram_columns` looks
+        codes up in a hash table instead of making a string per bigram."""
+        cached = self.__dict__.get("_bigram_cache")
+        if cached is None or cached[0] is not self.vocabulary_:
+            ids: dict[str, int] = {}
+            firsts, seconds, cols = [], [], []
+            for name, col in self.vocabulary_.items():
+                # words hold no spaces, so a name with one is a bigram, split there
+                first, space, second = name.partition(" ")
+                if space:
+                    firsts.append(ids.setdefault(first, len(ids)))
+                    seconds.append(ids.setdefault(second, len(ids)))
+                    cols.append(col)
+            codes = np.asarray(firsts, dtype=np.int64) * len(ids) + np.asarray(
+                seconds, dtype=np.int64
+            )
+            cached = (self.vocabulary_, ids, pd.Index(codes), np.asarray(cols, dtype=np.int64))
+            self.__dict__["_bigram_cache"] = cached
+        return cached[1], cached[2], cached[3]
+
+    def _bigram_columns(self, types: list[str], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Vocabulary columns of the bigrams ``types[a[i]] types[b[i]]`` (-1: not fitted)."""
+        ids, codes, cols = self._bigram_index()
+        if not len(codes) or not len(a):
+            return np.full(len(a), -1, dtype=np.int64)
+        word = np.asarray([ids.get(w, -1) for w in types], dtype=np.int64)
+        first, second = word[a], word[b]
+        # -1 (no code) unless both words occur in a fitted bigram
+        code = np.where((first >= 0) & (second >= 0), first * len(ids) + second, -1)
+        at = codes.get_indexer(code)
+        return np.where(at >= 0, cols[at], -1)
+
     def _transform_counts(self, tokens):
         words = _words(tokens)
-        n_docs, v = words.n_docs, len(words.types)
+        n_docs = words.n_docs
         vocab = self.vocabulary_
         lo, hi = self.ngram_range
         wt = words.types
@@ -361,12 +413,8 @@ class WordNgramTfidf(_NgramTfidf):
             cols_all.append(cols)
         if hi >= 2:
             a, b, rows = self._pairs(words)
-            codes, inverse = np.unique(a * v + b, return_inverse=True)
-            local = np.asarray(
-                [vocab.get(f"{wt[c // v]} {wt[c % v]}", -1) for c in codes.tolist()], dtype=np.int64
-            )
             rows_all.append(rows)
-            cols_all.append(local[inverse.ravel()] if len(codes) else inverse.ravel())
+            cols_all.append(self._bigram_columns(wt, a, b))
         rows = np.concatenate(rows_all) if rows_all else np.zeros(0, dtype=np.int64)
         cols = np.concatenate(cols_all) if cols_all else np.zeros(0, dtype=np.int64)
         keep = cols >= 0

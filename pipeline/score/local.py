@@ -290,6 +290,7 @@ def _merge(parts: Sequence[Path], schema: pa.Schema, dest: Path, fmt: str) -> No
 
 
 def _explanation_strings(items: list[dict[str, Any]]) -> list[str]:
+    """One line per :meth:`explain` item: ``head=label: token, token; head=label: ...``."""
     out = []
     for item in items:
         parts = []
@@ -297,10 +298,28 @@ def _explanation_strings(items: list[dict[str, Any]]) -> list[str]:
             e = item.get(h)
             if not e:
                 continue
-            tokens = ", ".join(str(t) for t, _score in e.get("top_tokens", ()))
-            parts.append(f"{h}={e['label']}: {tokens}" if tokens else f"{h}={e['label']}")
+            tokens = [str(t) for t, _score in e.get("top_tokens", ())]
+            parts.append(_head_explanation(h, e["label"], tokens))
         out.append("; ".join(parts))
     return out
+
+
+def _head_explanation(head: str, label: Any, tokens: list[str]) -> str:
+    return f"{head}={label}: {', '.join(tokens)}" if tokens else f"{head}={label}"
+
+
+def _top_token_strings(pred: pd.DataFrame, tops: dict[str, list[list[str]]]) -> list[str]:
+    """:func:`_explanation_strings` from ``predict_top_tokens``' answer (labels from
+    ``pred``), a head at a time rather than through per-row dicts."""
+    per_head = [
+        [
+            _head_explanation(h, label, tokens)
+            for label, tokens in zip(pred[h].tolist(), tops[h], strict=True)
+        ]
+        for h in HEADS
+        if h in tops
+    ]
+    return ["; ".join(parts) for parts in zip(*per_head, strict=True)] if per_head else []
 
 
 def _explanations(model: Any, texts: list[str], features: pd.DataFrame | None) -> list[str]:
@@ -317,12 +336,12 @@ class _Scorer:
 
     def _predict(self, texts: list[str], feats: pd.DataFrame | None) -> tuple[pd.DataFrame, Any]:
         """Predictions, and explanations when asked: from one featurisation where the model
-        offers ``predict_explain`` (the baseline), else ``predict`` then ``explain``."""
+        offers ``predict_top_tokens`` (the baseline), else ``predict`` then ``explain``."""
         model = self.loaded.model
-        combined = getattr(model, "predict_explain", None)
+        combined = getattr(model, "predict_top_tokens", None)
         if self.explain and texts and combined is not None:
-            pred, items = combined(texts, top_k=EXPLAIN_TOP_K, features=feats)
-            return pred, _explanation_strings(items)
+            pred, tops = combined(texts, top_k=EXPLAIN_TOP_K, features=feats)
+            return pred, _top_token_strings(pred, tops)
         pred = model.predict(texts, features=feats)
         explanation: Any = None
         if self.explain and texts:
@@ -332,14 +351,17 @@ class _Scorer:
                 self.explain = False
         return pred, explanation
 
-    def __call__(self, entries: pd.DataFrame) -> pd.DataFrame:
-        texts = entries["text"].fillna("").astype(str).tolist()
-        feats = entries[self.features].reset_index(drop=True) if self.features else None
+    def _labels(self, texts: list[str], feats: pd.DataFrame | None) -> tuple[pd.DataFrame, Any]:
         try:
             pred, explanation = self._predict(texts, feats)
         except ModelInputError as exc:
             raise ScoreModelError(f"model {self.loaded.ref!r} rejected the input: {exc}") from None
-        pred = pred.reset_index(drop=True)
+        return pred.reset_index(drop=True), explanation
+
+    def __call__(self, entries: pd.DataFrame) -> pd.DataFrame:
+        texts = entries["text"].fillna("").astype(str).tolist()
+        feats = entries[self.features].reset_index(drop=True) if self.features else None
+        pred, explanation = self._labels(texts, feats)
         out = entries.reset_index(drop=True).copy()
         for c in SCORE_COLUMNS[:-2]:
             out[c] = pred[c] if c in pred else float("nan")
@@ -348,9 +370,28 @@ class _Scorer:
         return out[list(SCORED_COLUMNS)]
 
     def table(self, entries: pa.Table) -> pa.Table:
-        """:meth:`__call__` on an Arrow entries table, as a :data:`SCORED_SCHEMA` table."""
-        scored = self(entries.to_pandas())
-        return pa.Table.from_pandas(scored, schema=SCORED_SCHEMA, preserve_index=False)
+        """:meth:`__call__` on an Arrow entries table, as a :data:`SCORED_SCHEMA` table. An
+        :data:`ENTRIES_SCHEMA` table (what the engine makes) keeps its columns and gains the
+        new ones directly: the same table as the round trip through pandas, at less cost."""
+        if not entries.schema.equals(ENTRIES_SCHEMA):
+            scored = self(entries.to_pandas())
+            return pa.Table.from_pandas(scored, schema=SCORED_SCHEMA, preserve_index=False)
+        n = entries.num_rows
+        texts = pc.fill_null(entries.column("text"), "").to_pylist()
+        feats = entries.select(self.features).to_pandas() if self.features else None
+        pred, explanation = self._labels(texts, feats)
+        values: dict[str, Any] = {c: pred[c] for c in SCORE_COLUMNS[:-2] if c in pred}
+        values["explanation"] = explanation if explanation is not None else [None] * n
+        values["model_version"] = [self.loaded.version] * n
+        added = [
+            # from_pandas: NaN becomes null, as in Table.from_pandas
+            pa.array(values[f.name], type=f.type, from_pandas=True)
+            if f.name in values
+            else pa.nulls(n, f.type)
+            for f in SCORED_SCHEMA
+            if f.name in SCORE_COLUMNS
+        ]
+        return pa.Table.from_arrays([*entries.columns, *added], schema=SCORED_SCHEMA)
 
 
 # -- the run ----------------------------------------------------------------------------------
