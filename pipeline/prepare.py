@@ -73,6 +73,25 @@ QUARANTINE_SCHEMA = pa.schema(
 WORK_COLUMNS: tuple[str, ...] = tuple(
     dict.fromkeys([*NOTE_FIELDS, *ENTRY_METADATA_COLUMNS, "source_file", "source_row"])
 )
+#: Work columns that hold a few values repeated on many rows and that the nlp step does not
+#: read: sent to the workers dictionary-encoded (see :func:`work_table`).
+_REPEATED_COLUMNS: tuple[str, ...] = tuple(
+    c
+    for c in (
+        "outcome_description",
+        "sensitive",
+        "region",
+        "pdu",
+        "team",
+        "tier",
+        "rosh_level",
+        "mappa_level",
+        "mappa_category",
+        "sentence_type",
+        "source_file",
+    )
+    if c in WORK_COLUMNS and c not in NOTE_FIELDS
+)
 #: Inputs smaller than this (estimated rows) are prepared in this process whatever
 #: ``n_process`` says: starting workers would cost more than it saves.
 PARALLEL_MIN_ROWS = 20_000
@@ -134,8 +153,17 @@ def redact_quarantine(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def work_table(good: pd.DataFrame) -> pa.Table:
-    """The good rows' :data:`WORK_COLUMNS` as an Arrow table (no copy of the text)."""
-    table = pa.Table.from_pandas(good[list(WORK_COLUMNS)], preserve_index=False)
+    """The good rows' :data:`WORK_COLUMNS` as an Arrow table (no copy of the text).
+
+    The columns in :data:`_REPEATED_COLUMNS` are dictionary-encoded: the table is copied to a
+    worker and back by this process, whose CPU the workers need, and these few values repeat on
+    every row (the file name most of all). The nlp step never reads them, and
+    :func:`entries_table` casts them back to plain text, so the entries are the same.
+    """
+    table = pa.Table.from_pandas(good[list(WORK_COLUMNS)], preserve_index=False, nthreads=1)
+    for name in _REPEATED_COLUMNS:
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, pc.dictionary_encode(table.column(i)))
     return table.replace_schema_metadata(None)
 
 

@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -115,24 +116,40 @@ def make_frame(
     columns: Mapping[str, Sequence[str | None]], *, source_file: str, source_rows: Sequence[int]
 ) -> pd.DataFrame:
     """A raw-chunk frame: every export column (absent ones all missing) plus the source columns."""
-    n = len(source_rows)
-    missing = pd.array([None] * n, dtype=STRING)
-    data = {c: _text_array(columns[c]) if c in columns else missing for c in EXPORT_COLUMNS}
-    data["source_file"] = pd.array([source_file] * n, dtype=STRING)
-    data["source_row"] = pd.array(source_rows, dtype="int64")
-    return pd.DataFrame(data, columns=list(CHUNK_COLUMNS))
+    data = {c: _text_array(columns[c]) for c in EXPORT_COLUMNS if c in columns}
+    return _frame(data, source_file=source_file, source_rows=source_rows)
 
 
 def make_frame_arrow(
     columns: Mapping[str, pa.Array], *, source_file: str, source_rows: Sequence[int]
 ) -> pd.DataFrame:
     """:func:`make_frame` from Arrow string arrays (blanks become missing here too)."""
+    data = {c: _arrow_text_array(columns[c]) for c in EXPORT_COLUMNS if c in columns}
+    return _frame(data, source_file=source_file, source_rows=source_rows)
+
+
+def _frame(
+    data: Mapping[str, pd.api.extensions.ExtensionArray],
+    *,
+    source_file: str,
+    source_rows: Sequence[int],
+) -> pd.DataFrame:
+    """The chunk frame from the columns a file feeds: the others all missing, plus the source
+    columns. Built in Arrow (nulls, one repeated name, a row range), not from Python lists of
+    one value per row, which cost as much as reading a column."""
     n = len(source_rows)
-    missing = pd.array([None] * n, dtype=STRING)
-    data = {c: _arrow_text_array(columns[c]) if c in columns else missing for c in EXPORT_COLUMNS}
-    data["source_file"] = pd.array([source_file] * n, dtype=STRING)
-    data["source_row"] = pd.array(source_rows, dtype="int64")
-    return pd.DataFrame(data, columns=list(CHUNK_COLUMNS))
+    missing = pd.array(pa.nulls(n, pa.large_string()), dtype=STRING)
+    full = {c: data.get(c, missing) for c in EXPORT_COLUMNS}
+    full["source_file"] = pd.array(
+        pa.repeat(pa.scalar(source_file, pa.large_string()), n), dtype=STRING
+    )
+    rows = (
+        np.arange(source_rows.start, source_rows.stop, source_rows.step, dtype=np.int64)
+        if isinstance(source_rows, range)
+        else np.asarray(source_rows, dtype=np.int64)
+    )
+    full["source_row"] = pd.array(rows, dtype="int64")
+    return pd.DataFrame(full, columns=list(CHUNK_COLUMNS))
 
 
 def _arrow_text_array(array: pa.Array) -> pd.api.extensions.ExtensionArray:

@@ -42,7 +42,6 @@ from pipeline.ingest.chunks import (
     Reason,
     clean_text,
     empty_quarantine,
-    make_frame,
     make_frame_arrow,
     to_text,
 )
@@ -466,14 +465,16 @@ def _read_parquet(path: Path, mapping: ColumnMapping, chunk_rows: int) -> Iterat
         _log_ignored(source, len(parquet.schema_arrow.names), len(targets))
         offset = 0
         try:
-            for batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(targets)):
+            for batch in parquet.iter_batches(
+                batch_size=chunk_rows, columns=list(targets), use_threads=False
+            ):
                 columns = {
                     target: _arrow_text(batch.column(batch.schema.get_field_index(header)))
                     for header, target in targets.items()
                 }
                 rows = range(offset + 1, offset + batch.num_rows + 1)
                 offset += batch.num_rows
-                frame = make_frame(columns, source_file=source, source_rows=rows)
+                frame = make_frame_arrow(columns, source_file=source, source_rows=rows)
                 yield RawChunk(
                     frame=frame, rejected=empty_quarantine(), date_format=mapping.date_format
                 )
@@ -483,14 +484,19 @@ def _read_parquet(path: Path, mapping: ColumnMapping, chunk_rows: int) -> Iterat
             ) from None
 
 
-def _arrow_text(array: pa.Array) -> list[str | None]:
-    """A column's values as text: strings as they are, other types the way a CSV would show."""
+def _arrow_text(array: pa.Array) -> pa.Array:
+    """A column's values as Arrow text: strings as they are, other types the way a CSV would
+    show them.
+
+    Text columns (nearly all of an export) stay in Arrow: turning every note into a Python
+    string and back cost more than the rest of reading. Other types go value by value through
+    :func:`~pipeline.ingest.chunks.to_text`, so a number or date reads as in a CSV export.
+    """
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
-    values = array.to_pylist()
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        return [v or None for v in values]
-    return [to_text(v) for v in values]
+        return array  # blanks become missing in make_frame_arrow
+    return pa.array([to_text(v) for v in array.to_pylist()], type=pa.large_string())
 
 
 # --- Excel ----------------------------------------------------------------------------------

@@ -16,11 +16,11 @@ so when the first copy of a contact is quarantined for a bad date, a clean later
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,11 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_NOTES_CHARS = 20_000
 _FLAG_COLUMNS = ("sensitive", "system_generated")
 _NULL = pa.scalar(None, pa.string())
+_LARGE_NULL = pa.scalar(None, pa.large_string())
+_SPACE = re.compile(r"\s+")
+#: created_datetime as we write it, YYYY-MM-DDTHH:MM:SS with a valid time of day (RE2's \d is
+#: ASCII only, as ``isoformat`` writes).
+_OUR_DATETIME = r"^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d$"
 _QUARANTINE_DTYPES = {c: STRING for c in QUARANTINE_COLUMNS if c != "source_row"} | {
     "source_row": "int64"
 }
@@ -127,44 +132,59 @@ def _mask(series: pd.Series) -> np.ndarray:
     return series.fillna(False).to_numpy(dtype=bool)
 
 
-class _Memo(dict):
-    """text -> normalised value, computed once per distinct text (dates, times and flags repeat
-    a lot); ``map(memo.__getitem__, texts)`` then runs in C for every repeat."""
-
-    def __init__(self, convert: Callable[[str], tuple[object, ...]], missing: tuple) -> None:
-        super().__init__()
-        self.convert = convert
-        self[None] = missing
-
-    def __missing__(self, text: str) -> tuple[object, ...]:
-        value = self[text] = self.convert(text)
-        return value
+def _arrow(series: pd.Series) -> pa.Array:
+    """A ``string`` column as one Arrow array (no copy: the column is Arrow underneath)."""
+    values = pa.array(series.array)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _normalise(
-    series: pd.Series, convert: Callable[[str], tuple[object, ...]], width: int
-) -> list[list[object]]:
-    """Run ``convert`` (text -> tuple of ``width`` values, the last one True when the text is
-    unreadable) over every present value, each distinct value once. Returns the columns of the
-    tuples; a missing value gives Nones and False."""
-    texts = series.to_numpy(dtype=object, na_value=None)
-    memo = _Memo(convert, (None,) * (width - 1) + (False,))
-    rows = list(map(memo.__getitem__, texts))
-    return [list(map(itemgetter(k), rows)) for k in range(width)]
+    values: pa.Array, convert: Callable[[str], tuple[object, ...]], width: int
+) -> tuple[list[pa.Array], np.ndarray]:
+    """Run ``convert`` (text -> tuple of ``width`` values, text or None, the last one True when
+    the text is unreadable) over every present value, each distinct value once.
+
+    Dates, times and flags repeat a lot: Arrow finds the distinct values in C, so a value on
+    50 000 rows costs one call and no row's text becomes a Python string. Returns the text
+    columns (missing where the value was) and the unreadable mask (False where missing).
+    """
+    encoded = pc.dictionary_encode(values)  # a missing value keeps a missing index
+    parts = [convert(text) for text in encoded.dictionary.to_pylist()]
+    texts = [
+        pa.array([p[k] for p in parts], pa.large_string()).take(encoded.indices)
+        for k in range(width - 1)
+    ]
+    bad = pa.array([p[-1] for p in parts], pa.bool_()).take(encoded.indices)
+    return texts, bad.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _map_distinct(values: pa.Array, fn: Callable[[str], object], type_: pa.DataType) -> pa.Array:
+    """``fn`` over each distinct present value once, spread back over the rows (missing stays
+    missing): the one-output form of :func:`_normalise`."""
+    encoded = pc.dictionary_encode(values)
+    return pa.array(list(map(fn, encoded.dictionary.to_pylist())), type_).take(encoded.indices)
+
+
+def _without_spaces(text: str) -> str:
+    # Python's idea of whitespace (Unicode spaces too), which Arrow's regex engine does not share
+    return _SPACE.sub("", text)
+
+
+def _iso_date(text: str) -> bool:
+    """True when ``text`` is a real date written exactly as YYYY-MM-DD, in a plausible year."""
+    try:
+        d = date.fromisoformat(text)
+    except ValueError:
+        return False
+    return d.isoformat() == text and 1900 <= d.year <= 2100
 
 
 def _date_parts(date_format: str | None) -> Callable[[str], tuple[object, ...]]:
     """contact_date text -> (YYYY-MM-DD, HH:MM of a time it carried, unreadable)."""
 
     def convert(text: str) -> tuple[object, ...]:
-        if date_format is None and len(text) == 10:  # already YYYY-MM-DD: check, keep
-            try:
-                d = date.fromisoformat(text)
-            except ValueError:
-                pass
-            else:
-                if d.isoformat() == text and 1900 <= d.year <= 2100:
-                    return text, None, False
+        if date_format is None and len(text) == 10 and _iso_date(text):  # already ours: keep
+            return text, None, False
         parts = parse_datetime(text, date_format=date_format)
         if parts is None:
             return None, None, True
@@ -193,6 +213,26 @@ def _datetime_text(date_format: str | None) -> Callable[[str], tuple[object, ...
     return convert
 
 
+def _created_datetimes(values: pa.Array, date_format: str | None) -> tuple[pa.Array, np.ndarray]:
+    """created_datetime normalised, and the unreadable mask.
+
+    Nearly every value is distinct (it has seconds), so calling Python per distinct value would
+    mean once per row. Values already written our way are recognised in Arrow instead: the shape
+    by a regex that admits only valid times, the date part (which repeats) by :func:`_iso_date`.
+    What that accepts is exactly what :func:`_datetime_text` would keep as it is; every other
+    value goes through it.
+    """
+    convert = _datetime_text(date_format)
+    if date_format is not None:
+        (text,), bad = _normalise(values, convert, 2)
+        return text, bad
+    shaped = pc.fill_null(pc.match_substring_regex(values, _OUR_DATETIME), False)
+    day = pc.utf8_slice_codeunits(pc.if_else(shaped, values, _LARGE_NULL), 0, 10)
+    ours = pc.fill_null(_map_distinct(day, _iso_date, pa.bool_()), False)
+    (text,), bad = _normalise(pc.if_else(ours, _LARGE_NULL, values), convert, 2)
+    return pc.if_else(ours, values, text), bad
+
+
 def _time_text(text: str) -> tuple[object, ...]:
     """contact_start_time text -> (HH:MM, unreadable)."""
     t = parse_time(text)
@@ -202,6 +242,26 @@ def _time_text(text: str) -> tuple[object, ...]:
 def _flag_text(text: str) -> tuple[object, ...]:
     flag = parse_flag(text)
     return flag, flag is None
+
+
+def _duplicates(ids: np.ndarray, seen: set[str]) -> np.ndarray:
+    """Which of ``ids`` were seen before (in ``seen``) or earlier in ``ids``; adds them to ``seen``.
+
+    Duplicates are rare, so the common case is answered by two passes of C over the ids (no
+    id of the chunk seen before; the set grew by one per id, so none repeats within the chunk)
+    and the row-by-row answer is worked out only when one of those says there is a duplicate.
+    """
+    earlier = (
+        np.zeros(len(ids), dtype=bool)
+        if seen.isdisjoint(ids)
+        else np.fromiter(map(seen.__contains__, ids), dtype=bool, count=len(ids))
+    )
+    before = len(seen)
+    seen.update(ids)
+    if len(seen) - before == len(ids):
+        return earlier
+    again = pd.Series(ids, dtype=object).duplicated(keep="first").to_numpy(dtype=bool)
+    return earlier | again
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
@@ -254,28 +314,29 @@ def validate(
     for column in REQUIRED_COLUMNS:
         verdicts.mark(_mask(tidy[column].isna()), column, Reason.MISSING_VALUE)
 
-    crn = tidy["crn"].str.replace(r"\s+", "", regex=True).str.upper()
+    crn = pd.Series(
+        pd.array(_map_distinct(_arrow(tidy["crn"]), _without_spaces, pa.large_string()), STRING),
+        index=tidy.index,
+    ).str.upper()
     verdicts.mark(
         _mask(crn.notna() & ~crn.str.fullmatch(CRN_PATTERN).fillna(False)), "crn", Reason.BAD_CRN
     )
     tidy["crn"] = crn
 
-    dates, date_times, bad = _normalise(tidy["contact_date"], _date_parts(date_format), 3)
-    verdicts.mark(np.array(bad, dtype=bool), "contact_date", Reason.BAD_DATE)
-    times, bad = _normalise(tidy["contact_start_time"], _time_text, 2)
-    verdicts.mark(np.array(bad, dtype=bool), "contact_start_time", Reason.BAD_TIME)
-    created, bad = _normalise(tidy["created_datetime"], _datetime_text(date_format), 2)
-    verdicts.mark(np.array(bad, dtype=bool), "created_datetime", Reason.BAD_DATE)
+    (dates, date_times), bad = _normalise(_arrow(tidy["contact_date"]), _date_parts(date_format), 3)
+    verdicts.mark(bad, "contact_date", Reason.BAD_DATE)
+    (times,), bad = _normalise(_arrow(tidy["contact_start_time"]), _time_text, 2)
+    verdicts.mark(bad, "contact_start_time", Reason.BAD_TIME)
+    created, bad = _created_datetimes(_arrow(tidy["created_datetime"]), date_format)
+    verdicts.mark(bad, "created_datetime", Reason.BAD_DATE)
     tidy["contact_date"] = pd.array(dates, dtype=STRING)
     # the start time, else a time the date carried
-    tidy["contact_start_time"] = pd.array(
-        [t if t is not None else d for t, d in zip(times, date_times, strict=True)], dtype=STRING
-    )
+    tidy["contact_start_time"] = pd.array(pc.coalesce(times, date_times), dtype=STRING)
     tidy["created_datetime"] = pd.array(created, dtype=STRING)
 
     for column in _FLAG_COLUMNS:
-        flags, bad = _normalise(tidy[column], _flag_text, 2)
-        verdicts.mark(np.array(bad, dtype=bool), column, Reason.BAD_FLAG)
+        (flags,), bad = _normalise(_arrow(tidy[column]), _flag_text, 2)
+        verdicts.mark(bad, column, Reason.BAD_FLAG)
         tidy[column] = pd.array(flags, dtype=STRING)
     tidy["contact_type_code"] = tidy["contact_type_code"].str.upper()
 
@@ -287,11 +348,8 @@ def validate(
     ids = tidy["contact_id"].to_numpy(dtype=object, na_value=None)
     unflagged = np.flatnonzero(~verdicts.flagged)
     candidates = ids[unflagged]
-    seen, duplicate = state.seen_ids, np.zeros(len(ids), dtype=bool)
-    earlier = np.fromiter(map(seen.__contains__, candidates), dtype=bool, count=len(candidates))
-    again = pd.Series(candidates, dtype=object).duplicated(keep="first").to_numpy(dtype=bool)
-    duplicate[unflagged] = earlier | again
-    seen.update(candidates)
+    duplicate = np.zeros(len(ids), dtype=bool)
+    duplicate[unflagged] = _duplicates(candidates, state.seen_ids)
     verdicts.mark(duplicate, "contact_id", Reason.DUPLICATE_CONTACT_ID)
 
     keep = ~verdicts.flagged
