@@ -148,23 +148,24 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray, sublinear: bool) -> sp.csr_ma
     """Counts to l2-normalised TF-IDF rows (float32). ``counts`` is used up: a float32 matrix
     has its data array scaled in place (every caller passes a matrix it has just made)."""
     x = counts if counts.dtype == np.float32 else sp.csr_matrix(counts, dtype=np.float32)
+    # columns in order within each row: the order a product leaves them in depends on the rest
+    # of the batch, and the norm's sum (below) must not
+    x.sort_indices()
     data = x.data
     if sublinear:
         np.log(data, out=data)
         data += 1.0
     data *= idf.take(x.indices)
-    # the rows' squared norms as differences of one running float64 sum (a trailing 0 for
-    # empty leading rows): summed this way, features stay bit-identical to the fitted ones
-    sq = np.empty(len(data) + 1)
-    np.square(data, out=sq[:-1], dtype=np.float64)
-    np.cumsum(sq[:-1], out=sq[:-1])
-    sq[-1] = 0.0
-    ends = sq[x.indptr[1:] - 1]
-    starts = np.where(x.indptr[:-1] > 0, sq[x.indptr[:-1] - 1], 0.0)
-    norms = np.sqrt(np.maximum(ends - starts, 0.0))
-    norms[np.diff(x.indptr) == 0] = 1.0
+    # each row's squared norm summed over that row alone (float64), so that a text's features
+    # do not depend on which other texts share its batch (a chunk, a worker's piece, Spark's)
+    lengths = np.diff(x.indptr)
+    sums = np.zeros(len(lengths))
+    filled = lengths > 0
+    if filled.any():
+        sums[filled] = np.add.reduceat(np.square(data, dtype=np.float64), x.indptr[:-1][filled])
+    norms = np.sqrt(sums)
     norms[norms == 0] = 1.0
-    data /= np.repeat(norms.astype(np.float32), np.diff(x.indptr))
+    data /= np.repeat(norms.astype(np.float32), lengths)
     return x
 
 

@@ -84,3 +84,17 @@ def test_char_ngram_word_cache_gives_the_same_features(texts):
         mine.transform(fit).toarray(),
         CharNgramTfidf((2, 5), min_df=2).fit(held).transform(fit).toarray(),
     )
+
+
+def test_a_texts_features_do_not_depend_on_its_batch(texts):
+    """Each row is normalised over itself alone: scoring the same entry in another chunk, in
+    another worker or on Spark gives bit-identical features (so identical probabilities)."""
+    tfidf = TextTfidf(min_df=2).fit(texts)
+    batch = tfidf.transform(texts)
+    for i in (0, 7, len(texts) // 2, len(texts) - 1):
+        alone = tfidf.transform([texts[i]])
+        assert np.array_equal(alone.indices, batch[i].indices)
+        assert np.array_equal(alone.data, batch[i].data)  # bit for bit, not approximately
+    with_empty = tfidf.transform(["", texts[3], "   "])
+    assert with_empty[0].nnz == 0 and with_empty[2].nnz == 0
+    assert np.array_equal(with_empty[1].data, batch[3].data)

@@ -96,6 +96,18 @@ def test_worker_processes_give_the_same_output(reference, export, model_dir, tmp
     )
 
 
+def test_probabilities_do_not_depend_on_the_chunking(reference, export, model_dir, tmp_path):
+    """An entry's probabilities are bit-identical whichever entries share its chunk (a QA team
+    re-scoring with another --chunk-rows, more workers or Spark gets the same numbers)."""
+    out, _ = reference
+    score(export, model=model_dir, out_dir=tmp_path, chunk_rows=CHUNK * 7 + 3)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "scored.parquet"),
+        pd.read_parquet(out / "scored.parquet"),
+        check_exact=True,
+    )
+
+
 def test_kill_and_resume_gives_the_same_output(reference, export, model_dir, tmp_path):
     ref_out, ref_summary = reference
     out = tmp_path / "out"
