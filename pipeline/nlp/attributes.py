@@ -262,12 +262,22 @@ class AttributesComponent:
         sentence = (text[s:start] + " " + text[end:e]).lower()
         return self.rules.risk_context.search(sentence) is not None
 
+    def _anchors(self, text: str, low: str) -> tuple[list[str], list[str]]:
+        """The gates' anchors (:meth:`_TermGate.anchors`): the LOWER terms' in ``low``, the
+        acronyms' in ``text``; both empty when no risk term can match."""
+        return self._lower_gate.anchors(low), self._exact_gate.anchors(text)
+
     def may_hold_risk_terms(self, text: str, text_low: str | None = None) -> bool:
         """False only when no risk term can match in ``text`` (no tokenising needed)."""
         low = text.lower() if text_low is None else text_low
-        return self._lower_gate.possible(low) or self._exact_gate.possible(text)
+        return any(self._anchors(text, low))
 
-    def risk_term_windows(self, text: str, text_low: str | None = None) -> list[tuple[int, int]]:
+    def risk_term_windows(
+        self,
+        text: str,
+        text_low: str | None = None,
+        anchors: tuple[list[str], list[str]] | None = None,
+    ) -> list[tuple[int, int]]:
         """Stretches of ``text`` that hold every risk-term match it has, each a run of whole
         whitespace-separated chunks: [] when no term can match.
 
@@ -275,12 +285,14 @@ class AttributesComponent:
         so a stretch that starts and ends at chunk boundaries is tokenised exactly as inside the
         whole text, and a term's match (at most ``n`` tokens, so ``n`` chunks) lies within the
         chunks around one place where one of its tokens occurs. Needs offsets of ``text_low``
-        to index ``text`` (the caller falls back to the whole text otherwise)."""
+        to index ``text`` (the caller falls back to the whole text otherwise). ``anchors``:
+        :meth:`_anchors` of the text, when the caller has them."""
         low = text.lower() if text_low is None else text_low
+        lower, exact = self._anchors(text, low) if anchors is None else anchors
         places = [
             p
-            for source, gate in ((low, self._lower_gate), (text, self._exact_gate))
-            for anchor in gate.anchors(source)
+            for source, found in ((low, lower), (text, exact))
+            for anchor in found
             for p in _occurrences(source, anchor)
         ]
         return self._window.around(text, places)
@@ -291,13 +303,14 @@ class AttributesComponent:
         text_low: str,
         doc: Doc | Callable[[], Doc] | None,
         tokenizer: Callable[[str], Doc] | None,
+        anchors: tuple[list[str], list[str]] | None = None,
     ) -> Iterator[tuple[int, int]]:
         """Character spans of the risk-term matches in ``text``: from the Doc when given, else
         from the stretches :meth:`risk_term_windows` picks, each tokenised by ``tokenizer``."""
         if isinstance(doc, Doc):
             pieces: list[tuple[int, Doc]] = [(0, doc)]
         elif tokenizer is not None and len(text_low) == len(text):
-            windows = self.risk_term_windows(text, text_low)
+            windows = self.risk_term_windows(text, text_low, anchors)
             if sum(e - s for s, e in windows) > len(text) // 2:
                 windows = [(0, len(text))]  # most of the text: one Doc costs less
             pieces = [(s, tokenizer(text[s:e])) for s, e in windows]
@@ -371,8 +384,9 @@ class AttributesComponent:
             initiator_hits, attribute_hits = self.rules.scan(low, words)
         out.update(self.rules.text_attributes(low, persons, words=words, hits=attribute_hits))
         terms: set[str] = set()
-        if self.may_hold_risk_terms(text, text_low):
-            for s_char, e_char in self._risk_spans(text, text_low, doc, tokenizer):
+        anchors = self._anchors(text, text_low)
+        if any(anchors):
+            for s_char, e_char in self._risk_spans(text, text_low, doc, tokenizer, anchors):
                 if not any(s <= s_char and e_char <= e for s, e in ranges):
                     continue
                 term = (
@@ -427,8 +441,9 @@ class _TermGate:
     A term matches only where each of its tokens is a token of the text. In an ASCII text a
     token made of letters is then a whole run of letters (tokens start and end at spaces,
     punctuation or digits), unless a special case cut it out of a longer word (``unsafe``);
-    other tokens, and every token of other texts, are at least substrings. So a term whose every token passes that test may match, and a text
-    where no term does holds none (a necessary condition: the matcher still decides)."""
+    other tokens, and every token of other texts, are at least substrings. So a term whose
+    every token passes that test may match, and a text where no term does holds none (a
+    necessary condition: the matcher still decides)."""
 
     def __init__(self, patterns: Iterable[Doc], *, lower: bool, unsafe: frozenset[str]) -> None:
         self.lower = lower
@@ -452,27 +467,15 @@ class _TermGate:
 
     def possible(self, text: str) -> bool:
         """False only when no term can match ``text`` (lower-cased for a LOWER matcher)."""
-        if not text.isascii():
-            # beyond ASCII a run of word characters may hold more than letters: substrings only
-            return any(
-                all(map(text.__contains__, need)) and all(map(text.__contains__, subs))
-                for terms in (*self.by_word.values(), self.always)
-                for need, subs in terms
-            )
-        if self.words:
-            # the runs of ASCII letters, through bytes (a C table look-up per character)
-            runs = set(text.encode("ascii").translate(_ASCII_LETTER).decode("ascii").split())
-            for word in self.words.intersection(runs):
-                for need, subs in self.by_word[word]:
-                    if need <= runs and all(map(text.__contains__, subs)):
-                        return True
-        return any(all(map(text.__contains__, subs)) for _, subs in self.always)
+        return bool(self.anchors(text))
 
     def anchors(self, text: str) -> list[str]:
-        """One token text of every term that may match ``text`` (as :meth:`possible` decides):
-        a match of such a term holds that token, so it lies where the string occurs."""
+        """One token text of every term that may match ``text`` (lower-cased for a LOWER
+        matcher); [] when none can. A match of such a term holds that token, so it lies where
+        the string occurs."""
         found: list[str] = []
         if text.isascii():
+            # the runs of ASCII letters, through bytes (a C table look-up per character)
             runs = set(text.encode("ascii").translate(_ASCII_LETTER).decode("ascii").split())
             for word in self.words.intersection(runs):
                 if any(
@@ -481,6 +484,7 @@ class _TermGate:
                 ):
                     found.append(word)
         else:
+            # beyond ASCII a run of word characters may hold more than letters: substrings only
             for word, terms in self.by_word.items():
                 if any(
                     all(map(text.__contains__, need)) and all(map(text.__contains__, subs))

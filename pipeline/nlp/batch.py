@@ -332,8 +332,9 @@ def _entry_values(
 
     The text path calls the pipeline's own components on the text (comment blocks, redaction,
     attributes), the way their ``__call__`` does, and tokenises only the stretches of a text
-    where the attributes component may find a risk term; otherwise (``via_pipe``, or a pipeline other than
-    the standard one) every row goes through ``nlp.pipe``. Both give the same values."""
+    where the attributes component may find a risk term; otherwise (``via_pipe``, or a pipeline
+    other than the standard one) every row goes through ``nlp.pipe``. Both give the same
+    values."""
     path = None if via_pipe else _text_path(nlp)
     if path is None:
         for doc in _pipe_oversight(nlp, cols, rows, decisions, batch_size):
@@ -377,8 +378,8 @@ def find_entries(
 
     Every row is decided cheaply (code tables, then the detector on the raw text); only the
     oversight rows are redacted and described, by the pipeline's components called on the text
-    (only the stretches where a risk term may occur are tokenised). ``via_pipe=True`` runs those rows through
-    ``nlp.pipe`` instead (the reference path: same results, slower). The decision, redaction
+    (only the stretches where a risk term may occur are tokenised). ``via_pipe=True`` runs
+    those rows through ``nlp.pipe`` instead (the reference path: same results, slower). The decision, redaction
     and attributes are those :func:`process` gives the same rows.
     """
     nlp = nlp or get_nlp()
