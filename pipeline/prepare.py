@@ -28,6 +28,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -54,7 +55,8 @@ from pipeline.ingest import (
 from pipeline.labels import ATTRIBUTES, PiiKind
 from pipeline.nlp.batch import NOTE_FIELDS, find_entries
 from pipeline.nlp.components import get_nlp
-from pipeline.nlp.redact import redact
+from pipeline.nlp.people import NAME_COLUMNS, NameIndex
+from pipeline.nlp.redact import get_redactor
 from pipeline.schema import ENTRIES_SCHEMA, ENTRY_METADATA_COLUMNS
 
 if TYPE_CHECKING:
@@ -69,6 +71,27 @@ _NAME_FIELDS = ("pop_forename", "pop_surname", "staff_name", "created_by")
 QUARANTINE_SCHEMA = pa.schema(
     [pa.field(c, pa.int64() if c == "source_row" else pa.string()) for c in QUARANTINE_COLUMNS]
 )
+#: Columns of a quarantined row written as read: the reason for quarantine and where it is from
+#: (checked to hold no text from the notes: a value such as a contact id or a code).
+_KEPT_FIELDS = ("field", "reason", "source_file")
+#: Key and code columns kept as read when they hold one short token (an id, a CRN, a date, a
+#: code), which the data owner needs to find the row; any other value is redacted like notes.
+_KEY_FIELDS = (
+    "contact_id",
+    "crn",
+    "contact_date",
+    "contact_start_time",
+    "contact_type_code",
+    "outcome_code",
+    "sensitive",
+    "system_generated",
+    "created_datetime",
+    "tier",
+    "rosh_level",
+    "mappa_level",
+    "mappa_category",
+)
+_KEY_VALUE = re.compile(r"[\w\-/:.+]{0,32}")
 #: The columns of a good row the nlp step and the entries table need.
 WORK_COLUMNS: tuple[str, ...] = tuple(
     dict.fromkeys([*NOTE_FIELDS, *ENTRY_METADATA_COLUMNS, "source_file", "source_row"])
@@ -111,6 +134,8 @@ class PrepareSummary:
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     entries_by_reason: dict[str, int] = field(default_factory=dict)
     empty_notes: int = 0
+    #: what the first pass gathered for the redactor (counts only)
+    names: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     rows_per_second: float = 0.0
     outputs: dict[str, str] = field(default_factory=dict)
@@ -134,21 +159,61 @@ def _clean_text(value: Any) -> str | None:
     return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
 
 
-def redact_quarantine(frame: pd.DataFrame) -> pd.DataFrame:
-    """Quarantined rows as they may be stored: notes redacted, people's names replaced."""
+def gather_names(
+    inputs: str | Path | Iterable[str | Path],
+    *,
+    mapping: str | Path | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> NameIndex:
+    """The first pass: every name the inputs know (all files of one run), before any text is
+    redacted. Quarantined rows count too: their names are still names."""
+    index = NameIndex()
+    wanted = (*NAME_COLUMNS, "crn", "notes")
+    for chunk in iter_exports(expand_paths(inputs), mapping=mapping, chunk_rows=chunk_rows):
+        for frame in (chunk.frame, chunk.rejected):
+            if len(frame):
+                index.add_columns(
+                    {c: frame[c].tolist() for c in wanted if c in frame.columns}
+                )
+    return index
+
+
+def redact_quarantine(frame: pd.DataFrame, names: NameIndex | None = None) -> pd.DataFrame:
+    """Quarantined rows as they may be stored: every text field redacted, people's names
+    replaced.
+
+    Not only the notes: a CSV record with a stray quote swallows the rows after it, and their
+    text lands in whatever column the broken record ends in (region, team, MAPPA level...)."""
     out = frame.copy()
     person = PiiKind.PERSON.placeholder
-    names = [[_clean_text(r.get(c)) for c in _NAME_FIELDS] for r in frame.to_dict("records")]
-    notes = []
-    for text, known in zip(frame["notes"].tolist(), names, strict=True):
-        text = _clean_text(text)
-        notes.append(redact(text, known_names=[n for n in known if n])[0] if text else text)
-    out["notes"] = notes
-    for c in _NAME_FIELDS:
-        out[c] = [None if _clean_text(v) is None else person for v in frame[c].tolist()]
+    redactor = get_redactor()
+    export = names.export if names is not None else ()
+    rows = frame.to_dict("records")
+    known = [[_clean_text(r.get(c)) for c in _NAME_FIELDS] for r in rows]
+    crns = [_clean_text(r.get("crn")) for r in rows]
+
+    def clean(text: str | None, row: int) -> str | None:
+        if not text:
+            return text
+        case = names.case(crns[row]) if names is not None else ()
+        return redactor.redact(
+            text, [n for n in known[row] if n], export_names=export, case_names=case
+        )[0]
+
     for c in QUARANTINE_COLUMNS:
-        if c not in ("source_row", "notes", *_NAME_FIELDS):
-            out[c] = [_clean_text(v) for v in out[c].tolist()]
+        if c == "source_row":
+            continue
+        if c in _NAME_FIELDS:
+            out[c] = [None if _clean_text(v) is None else person for v in frame[c].tolist()]
+        elif c in _KEPT_FIELDS:
+            out[c] = [_clean_text(v) for v in frame[c].tolist()]
+        elif c in _KEY_FIELDS:
+            out[c] = [
+                v if v is None or _KEY_VALUE.fullmatch(v) else clean(v, i)
+                for i, v in enumerate(map(_clean_text, frame[c].tolist()))
+            ]
+        else:
+            out[c] = [clean(_clean_text(v), i) for i, v in enumerate(frame[c].tolist())]
     return out[list(QUARANTINE_COLUMNS)]
 
 
@@ -167,11 +232,13 @@ def work_table(good: pd.DataFrame) -> pa.Table:
     return table.replace_schema_metadata(None)
 
 
-def entries_table(rows: pa.Table, nlp: Language, batch_size: int) -> pa.Table:
+def entries_table(
+    rows: pa.Table, nlp: Language, batch_size: int, names: NameIndex | None = None
+) -> pa.Table:
     """The entries (ENTRIES_SCHEMA) among validated rows given as an Arrow table of
-    :data:`WORK_COLUMNS`, in row order."""
+    :data:`WORK_COLUMNS`, in row order; ``names``: the run's :func:`gather_names`."""
     cols = {c: rows.column(c).to_pylist() for c in NOTE_FIELDS}
-    found = find_entries(cols, nlp=nlp, batch_size=batch_size)
+    found = find_entries(cols, nlp=nlp, batch_size=batch_size, names=names)
     meta = rows.take(pa.array(found.rows, pa.int64()))
     arrays: dict[str, pa.Array | pa.ChunkedArray] = {
         c: meta.column(c).cast(pa.string()) for c in ENTRY_METADATA_COLUMNS
@@ -211,17 +278,20 @@ _WORKER: dict[str, Any] = {}
 Finisher = Callable[[pa.Table], pa.Table]
 
 
-def _worker_init(batch_size: int, finish: Finisher | None = None) -> None:
+def _worker_init(
+    batch_size: int, finish: Finisher | None = None, names: NameIndex | None = None
+) -> None:
     # forked after the parent built the pipeline: get_nlp() returns the inherited one
     _WORKER["nlp"] = get_nlp()
     _WORKER["batch_size"] = batch_size
     _WORKER["finish"] = finish
+    _WORKER["names"] = names
     gc.freeze()  # the pipeline's objects are permanent: keep the collector off them
 
 
 def _worker_entries(payload: pa.Buffer | bytes) -> pa.Buffer:
     rows = _from_ipc(payload)
-    table = entries_table(rows, _WORKER["nlp"], _WORKER["batch_size"])
+    table = entries_table(rows, _WORKER["nlp"], _WORKER["batch_size"], _WORKER.get("names"))
     finish = _WORKER.get("finish")
     return _to_ipc(finish(table) if finish is not None else table)
 
@@ -258,11 +328,12 @@ class WorkerPool:
         batch_size: int = 512,
         finish: Finisher | None = None,
         schema: pa.Schema = ENTRIES_SCHEMA,
+        names: NameIndex | None = None,
     ) -> None:
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         get_nlp()  # built before the fork, so every worker inherits it
-        self.pool = ctx.Pool(n_process, initializer=_worker_init, initargs=(batch_size, finish))
+        self.pool = ctx.Pool(n_process, initializer=_worker_init, initargs=(batch_size, finish, names))
         self.n_process = n_process
         self.schema = schema
 
@@ -334,8 +405,10 @@ def prepare(
     state = IngestState(max_notes_chars=max_notes_chars)
     start = time.perf_counter()
     nlp = get_nlp()  # built before any worker is forked, so the workers inherit it
+    names = gather_names(paths, mapping=mapping, chunk_rows=chunk_rows)
+    summary.names = names.stats()
     workers = (
-        WorkerPool(n_process, batch_size=batch_size)
+        WorkerPool(n_process, batch_size=batch_size, names=names)
         if n_process > 1 and estimated_rows(paths) >= PARALLEL_MIN_ROWS
         else None
     )
@@ -362,11 +435,13 @@ def prepare(
         for chunk in iter_exports(paths, mapping=mapping, chunk_rows=chunk_rows):
             good, bad = validate(chunk, state=state)
             if len(bad):
-                quarantine.write(redact_quarantine(bad))
+                quarantine.write(redact_quarantine(bad, names))
             summary.empty_notes += int(good["notes"].isna().sum())
             rows = work_table(good)
             if workers is None:
-                pending.append((entries_table(rows, nlp, batch_size), len(good), chunk.rows_in))
+                pending.append(
+                    (entries_table(rows, nlp, batch_size, names), len(good), chunk.rows_in)
+                )
             else:
                 pending.append((workers.submit(rows), len(good), chunk.rows_in))
             del good, bad, rows, chunk
@@ -406,6 +481,25 @@ def prepare(
     tmp.write_text(json.dumps(asdict(summary), indent=2) + "\n", "utf-8")
     os.replace(tmp, out / SUMMARY_FILE)
     return summary
+
+
+def redaction_spans(
+    inputs: str | Path | Iterable[str | Path], *, mapping: str | Path | None = None
+) -> dict[str, list[tuple[int, int, str]]]:
+    """contact id -> the PII spans that ``prepare`` finds in its notes, for every good row
+    (oversight or not): what the redaction benchmarks score. Spans only, never text."""
+    paths = expand_paths(inputs)
+    names = gather_names(paths, mapping=mapping)
+    state = IngestState()
+    nlp = get_nlp()
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    for chunk in iter_exports(paths, mapping=mapping):
+        good, _bad = validate(chunk, state=state)
+        cols = {c: work_table(good).column(c).to_pylist() for c in NOTE_FIELDS}
+        found = find_entries(cols, nlp=nlp, names=names, every_row=True)
+        for i, spans in zip(found.rows, found.spans, strict=True):
+            out[cols["contact_id"][i]] = [tuple(s) for s in spans]
+    return out
 
 
 def entries_frame(

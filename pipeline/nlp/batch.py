@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from itertools import islice
 from typing import Any
 
@@ -35,6 +35,7 @@ from pipeline.nlp.components import (
 )
 from pipeline.nlp.detect import Detection, OversightDetector, get_detector
 from pipeline.nlp.doctext import PRESET_DECISION, ext_get, ext_set, seed_text
+from pipeline.nlp.people import NameIndex, case_tokens_from_spans
 from pipeline.nlp.redact import Redactor, get_redactor
 from pipeline.nlp.textutil import parse_iso_date
 
@@ -57,6 +58,7 @@ class NoteRecord:
     created_by: str | None = None
     system_generated: str | None = None
     contact_date: str | None = None
+    crn: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> NoteRecord:
@@ -72,7 +74,7 @@ class NoteRecord:
         return cls(**vals)
 
     def context(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in CONTEXT_FIELDS}
+        return {k: getattr(self, k, None) for k in CONTEXT_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +303,8 @@ class Entries:
     initiated_by: list[str | None]
     attributes: dict[str, list[bool]]
     risk_factor_terms: list[list[str]]
+    #: the PII spans of each entry's notes (offsets into the raw text; not stored by prepare)
+    spans: list[list[Span]] = field(default_factory=list)
 
 
 def _text_path(nlp: Language) -> tuple[Any, Any] | None:
@@ -327,8 +331,8 @@ def _entry_values(
     decisions: Sequence[Detection],
     batch_size: int,
     via_pipe: bool,
-) -> Iterator[tuple[str | None, int, int, dict[str, Any]]]:
-    """``(redacted, n_blocks, n_pii, attribute values)`` of each oversight row, in order.
+) -> Iterator[tuple[str | None, int, list[Span], dict[str, Any]]]:
+    """``(redacted, n_blocks, pii spans, attribute values)`` of each oversight row, in order.
 
     The text path calls the pipeline's own components on the text (comment blocks, redaction,
     attributes), the way their ``__call__`` does, and tokenises only the stretches of a text
@@ -344,7 +348,7 @@ def _entry_values(
             yield (
                 ext_get(doc, "redacted"),
                 len(ext_get(doc, "blocks") or ()),
-                len(ext_get(doc, "pii_spans") or ()),
+                list(ext_get(doc, "pii_spans") or ()),
                 values,
             )
         return
@@ -363,7 +367,7 @@ def _entry_values(
             "initiated_by": values["initiated_by"],
             "risk_factor_terms": list(values["risk_factor_terms"]),
         }
-        yield redacted, len(blocks), len(spans), values
+        yield redacted, len(blocks), spans, values
 
 
 def find_entries(
@@ -372,6 +376,8 @@ def find_entries(
     nlp: Language | None = None,
     batch_size: int = 256,
     via_pipe: bool = False,
+    names: NameIndex | None = None,
+    every_row: bool = False,
 ) -> Entries:
     """The oversight contacts of a batch given as column lists (keys: :data:`NOTE_FIELDS`, values
     str or None; absent columns count as empty), with their redacted text and attributes.
@@ -381,26 +387,83 @@ def find_entries(
     (only the stretches where a risk term may occur are tokenised). ``via_pipe=True`` runs
     those rows through ``nlp.pipe`` instead (the reference path: same results, slower). The decision, redaction
     and attributes are those :func:`process` gives the same rows.
+
+    ``names``: the run's :class:`~pipeline.nlp.people.NameIndex`. Its export-wide and per-case
+    names are known to the redactor; the names found in each entry are added to its case, and an
+    entry in which a name found in another note of its case still shows is redacted again.
+    ``every_row``: treat every row as an entry (what the redaction benchmark measures).
     """
     nlp = nlp or get_nlp()
-    detector, _ = _pipe_components(nlp)
+    detector, redactor = _pipe_components(nlp)
     n = max((len(c) for c in cols.values()), default=0)
     decisions = _decide_all(detector, cols, n)
-    rows = [i for i, d in enumerate(decisions) if d.is_oversight]
+    if every_row:
+        rows = list(range(n))
+    else:
+        rows = [i for i, d in enumerate(decisions) if d.is_oversight]
     chosen = [decisions[i] for i in rows]
     out = Entries(rows, [], [], [], [d.reason for d in chosen], [], {a: [] for a in ATTRIBUTES}, [])
+    crns = cols.get("crn") or [None] * n
+    if names is not None and rows:
+        cols = dict(cols)
+        cols["export_names"] = [names.export] * n
+        cols["case_names"] = [names.case(c) for c in crns]
+    found = list(_entry_values(nlp, cols, rows, chosen, batch_size, via_pipe))
+    if names is not None and rows:
+        found = _second_round(nlp, cols, rows, chosen, batch_size, via_pipe, found, names, redactor)
+    out.spans = [v[2] for v in found]
     attrs = [(a, out.attributes[a]) for a in ATTRIBUTES]
-    for redacted, n_blocks, n_pii, values in _entry_values(
-        nlp, cols, rows, chosen, batch_size, via_pipe
-    ):
+    for redacted, n_blocks, spans, values in found:
         out.text.append(redacted if redacted is not None else "")
         out.n_blocks.append(n_blocks)
-        out.n_pii.append(n_pii)
+        out.n_pii.append(len(spans))
         out.initiated_by.append(values["initiated_by"])
         for a, column in attrs:
             column.append(values[a])
         out.risk_factor_terms.append(values["risk_factor_terms"])
     return out
+
+
+def _second_round(nlp, cols, rows, chosen, batch_size, via_pipe, found, names, redactor):
+    """Learn each case's names from its entries, then redo the entries where one still shows."""
+    notes = cols.get("notes") or [None] * (max(rows) + 1)
+    crns = cols["crn"] if cols.get("crn") else [None] * (max(rows) + 1)
+    for i, (_, _, spans, _) in zip(rows, found, strict=True):
+        text = notes[i]
+        if text and spans:
+            names.learn(crns[i], case_tokens_from_spans(names, text, spans))
+    redo: list[int] = []
+    for j, i in enumerate(rows):
+        now, before = names.case(crns[i]), cols["case_names"][i]
+        if now is before or not notes[i]:
+            continue
+        gained = now - before
+        if gained and _shows(notes[i], found[j][2], gained):
+            redo.append(j)
+    if not redo:
+        return found
+    cols = dict(cols)
+    cols["case_names"] = [names.case(c) for c in crns]
+    again = _entry_values(
+        nlp, cols, [rows[j] for j in redo], [chosen[j] for j in redo], batch_size, via_pipe
+    )
+    for j, value in zip(redo, again, strict=True):
+        found[j] = value
+    return found
+
+
+def _shows(text: str, spans: Sequence[Span], tokens: frozenset[str]) -> bool:
+    """Whether a word of ``tokens`` occurs in ``text`` outside the spans."""
+    low = text.lower()
+    for t in tokens:
+        p = low.find(t)
+        while p >= 0:
+            e = p + len(t)
+            if (p == 0 or not low[p - 1].isalnum()) and (e == len(low) or not low[e].isalnum()):
+                if not any(s <= p < se for s, se, _ in spans):
+                    return True
+            p = low.find(t, p + 1)
+    return False
 
 
 # -- multiprocessing: each worker builds its own pipeline from a config ---------------------------

@@ -60,6 +60,10 @@ CONTEXT_FIELDS: tuple[str, ...] = (
     "created_by",
     "system_generated",
     "contact_date",
+    "crn",
+    # not export columns: name tokens from a NameIndex (pipeline.nlp.people), set by prepare
+    "export_names",
+    "case_names",
 )
 
 _EXTENSIONS: dict[str, Any] = {
@@ -147,9 +151,15 @@ class PiiRedactor:
     def redact_text(self, text: str, ctx: Mapping[str, Any]) -> tuple[str, list]:
         """What the component sets on a Doc of ``text`` with context ``ctx``: ``(redacted,
         spans)`` (the batch path calls it without a Doc)."""
-        names = known_names(ctx) if self.use_context else []
-        ref = parse_iso_date(ctx.get("contact_date")) if self.use_context else None
-        return self.redactor.redact(text, names, ref)
+        if not self.use_context:
+            return self.redactor.redact(text)
+        return self.redactor.redact(
+            text,
+            known_names(ctx),
+            parse_iso_date(ctx.get("contact_date")),
+            export_names=ctx.get("export_names") or (),
+            case_names=ctx.get("case_names") or (),
+        )
 
 
 class OversightDetectorComponent:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 from functools import cache, lru_cache
 from itertools import accumulate, compress
@@ -110,6 +110,19 @@ _TITLE_GAP = re.compile(r"\.?[ \t]{1,3}$")
 _RANK_GAP = re.compile(r"\.?[ \t]{1,3}(?:\d{2,6}[ \t]{1,3})?$")
 _PUNCT_JOIN = re.compile(r"[ \t]*[,:\-–][ \t]*$")
 _CONJUNCTION = re.compile(r"[ \t]*[+&/][ \t]*")
+_INITIAL_LEADS = r"\b(?:with|by|to|from|and|per|cc|fao|spoke to|asked|told|via)"
+_OPEN_BRACKET = re.compile(r"[ \t]*\([ \t]*")
+#: between the names of a list: "Seren, Tomos", "Kai & Jax"
+_LIST_GAP = re.compile(r"[ \t]*[,&+/][ \t]*")
+#: a word of a nickname
+_ALIAS_WORD = re.compile(r"[ \t]*([^\W\d_]+(?:['’\-][^\W\d_]+)*)")
+#: initials signing off a line: "... Thursday. R.T.", "- PT", "KW SPO", "J.M" alone on a line
+_SIGNOFF = re.compile(
+    r"(?:^|(?<=[.!?;)])|(?<=[-–~]))[ \t]*"
+    r"(?P<ini>[A-Z]\.[ ]?[A-Z]\.?(?:[ ]?[A-Z]\.?)?|[A-Z]{2,3})"
+    r"(?:[ \t]+(?:SPO|PP|PO|PSO|PQiP|OM|SPO\.))?[ \t]*[.)]?[ \t]*$",
+    re.M,
+)
 #: "NAME (aged 4)" - a person whatever the name
 _AGED = re.compile(r"[ \t]*\((?i:aged?)[ \t]*\d{1,3}")
 #: ``WORD_RE`` as a splitter: words at the odd places, the text between them at the even ones
@@ -174,8 +187,15 @@ class Redactor:
         def lowered(data: dict, key: str, fname: str) -> frozenset[str]:
             return frozenset(_norm(w) for w in words(data, key, fname))
 
-        self.first = lowered(names, "first_names", nname)
-        self.surnames = lowered(names, "surnames", nname)
+        # the curated (mostly British) lists, widened by names of many origins that are rare as
+        # English words (names_world.json, built by scripts/build_name_lists.py)
+        world = load_rules("names_world.json", None) if names_path is None else {}
+        self.first = lowered(names, "first_names", nname) | frozenset(
+            _norm(w) for w in world.get("first_names", ())
+        )
+        self.surnames = lowered(names, "surnames", nname) | frozenset(
+            _norm(w) for w in world.get("surnames", ())
+        )
         domain = words(lex, "domain_words", lname)
         self.common = lowered(lex, "common_words", lname) | frozenset(STOP_WORDS)
         self.domain = frozenset(_norm(w) for w in domain)
@@ -217,6 +237,23 @@ class Redactor:
             frozenset(STOP_WORDS) | lowered(rules, "verbish_names", rname)
         )
         self.particles = lowered(rules, "particles", rname)
+        self._stop = frozenset(STOP_WORDS)
+        self.person_links = frozenset(_norm(p.split()[0]) for p in rules.get("person_links", ()))
+        alias = rules.get("alias_cues") or []
+        alias_cap = rules.get("alias_cues_capitalised") or []
+        self._alias_re = (
+            re.compile(rf"(?<![\w])(?i:{word_alternation(alias)})[ \t]*[:\-–]?[ \t]*[\"'“‘(]?")
+            if alias
+            else None
+        )
+        self._alias_cap_re = (
+            re.compile(rf"(?<![\w])(?i:{word_alternation(alias_cap)})[ \t]*[:\-–]?[ \t]*[\"'“‘(]?")
+            if alias_cap
+            else None
+        )
+        self._alias_words = frozenset(
+            _norm(w) for phrase in [*alias, *alias_cap] for w in WORD_RE.findall(phrase)
+        )
         self.followers = lowered(rules, "name_followers", rname)
         self.not_name = lowered(rules, "not_name_tokens", rname) | self.acronyms | self.particles
         self._known_cache: dict[tuple[str, ...], frozenset[str]] = {}
@@ -308,6 +345,76 @@ class Redactor:
             self._name_cache[name] = out
         return out
 
+    def _lower_name(self, word: str, norm: str) -> bool:
+        """A lower-case word after a relation that may be a name: not a word we know."""
+        return (
+            word[:1].islower()
+            and len(norm) >= 3
+            and norm not in self.blocked
+            and norm not in self._stop
+            and norm not in self.followers
+        )
+
+    def _aliases(self, text: str, add) -> None:
+        """Nicknames after an alias cue: "aka Big Lee", "goes by shaz", "known as Tiny"."""
+        for rx, any_case in ((self._alias_re, True), (self._alias_cap_re, False)):
+            if rx is None:
+                continue
+            for m in rx.finditer(text):
+                pos, end, taken = m.end(), None, 0
+                for w in _ALIAS_WORD.finditer(text, pos):
+                    if taken and w.start() != end and text[end : w.start()].strip(" \t"):
+                        break
+                    if taken and w.start() - end > 2:
+                        break
+                    word = w.group(1)
+                    n = _norm(word)
+                    if n in self._stop or n in self.acronyms or n in self.domain:
+                        break
+                    if not word[:1].isupper() and not (any_case and n not in self.followers):
+                        break
+                    if not any_case and n in self.blocked and n not in self.first:
+                        break
+                    if not taken and w.start() - pos > 3:
+                        break
+                    end = w.end()
+                    taken += 1
+                    if taken == 3:
+                        break
+                if end is not None:
+                    add((pos + (len(text[pos:end]) - len(text[pos:end].lstrip(" \t\"'“‘(:-"))), end, _PERSON))
+
+    def _initials(self, text: str, known: Iterable[str], add) -> None:
+        """Initials: a sign-off at the end of a line ("... review Thursday. R.T.", "- PT",
+        "KW SPO"), and the initials of the row's known people anywhere ("discussed with RT")."""
+        for m in _SIGNOFF.finditer(text):
+            ini = m.group("ini")
+            if "." not in ini and (_norm(ini) in self.acronyms or _norm(ini) in self.domain):
+                continue
+            add((m.start("ini"), m.end("ini"), _PERSON))
+        if known:
+            for ini in known:
+                dotted = re.escape(".".join(ini)) + r"\.?"
+                # dotted anywhere; bare only after a word that points at a person ("with RT")
+                for m in re.finditer(
+                    rf"(?<![\w.])({dotted})(?![\w])|(?i:{_INITIAL_LEADS})[ \t]+({re.escape(ini)})(?![\w])",
+                    text,
+                ):
+                    g = 1 if m.group(1) else 2
+                    add((m.start(g), m.end(g), _PERSON))
+
+    def _known_initials(self, names: Iterable[str]) -> list[str]:
+        """Two- or three-letter initials of full names ("Rhian Thomas" -> "RT"), not those
+        that are abbreviations of the trade ("PP", "DA")."""
+        out = []
+        for name in names:
+            parts = [w for w in WORD_RE.findall(name) if w[:1].isupper()]
+            if 2 <= len(parts) <= 3:
+                ini = "".join(w[0] for w in parts)
+                if _norm(ini) not in self.acronyms and _norm(ini) not in self.domain:
+                    out.append(ini)
+        return out
+
     def _match_cue(
         self, n: str, i: int, norms: list[str], gaps: list[str]
     ) -> tuple[int, bool] | None:
@@ -365,8 +472,9 @@ class Redactor:
                 return n in first or n in sur or n in known
             return lenient or n not in blocked or n in first or n in sur or n in known
 
-        def take(j: int, lenient: bool, strict: bool) -> None:
-            """Mark up to three name words from token j on (particles allowed between)."""
+        def take(j: int, lenient: bool, strict: bool) -> int:
+            """Mark up to three name words from token j on (particles allowed between); returns
+            the index after the last word taken (``j`` when none was)."""
             taken = 0
             t = j
             while t < k and taken < 3:
@@ -388,6 +496,27 @@ class Redactor:
                 is_name[t] = True
                 taken += 1
                 t += 1
+            return t
+
+        def take_list(t: int) -> None:
+            """After a relation's name, the names listed with it: "children Seren, Tomos and
+            Alys", "sons Kai & Jax"."""
+            while 0 < t < k:
+                if _LIST_GAP.fullmatch(gaps[t - 1]) and word_ok(t, False, False):
+                    t2 = take(t, lenient=False, strict=False)
+                elif (
+                    adj[t - 1]
+                    and norms[t] in ("and", "or")
+                    and t + 1 < k
+                    and adj[t]
+                    and word_ok(t + 1, False, False)
+                ):
+                    t2 = take(t + 1, lenient=False, strict=False)
+                else:
+                    return
+                if t2 <= t:
+                    return
+                t = t2
 
         def gazetteer_name(i: int, w: str, n: str) -> bool:
             """A capitalised gazetteer word: a name unless ambiguous (then see below); words in
@@ -457,6 +586,17 @@ class Redactor:
                 # partner, Brannagh Quirke,"); words in capitals always need the gazetteer
                 strict = words[j].isupper()
                 gap = gaps[j - 1]
+                if (
+                    not is_role
+                    and _OPEN_BRACKET.fullmatch(gap)
+                    and gaps[j].lstrip(" \t").startswith(")")
+                    and norms[j] not in self.domain
+                    and norms[j] not in self.acronyms
+                    and norms[j] not in self._stop
+                    and (words[j][:1].isupper() or norms[j] in first)
+                ):
+                    is_name[j] = True  # "new partner (Deano)"
+                    continue
                 if not adj[j - 1]:
                     if not _PUNCT_JOIN.match(gap):
                         continue
@@ -472,7 +612,38 @@ class Redactor:
                             if jj < k and adj[jj - 1]:
                                 j, strict = jj, True
                             break
-                take(j, lenient=False, strict=strict)
+                after = take(j, lenient=False, strict=strict)
+                if is_role:
+                    continue
+                if after == j and adj[j - 1] and self._lower_name(words[j], norms[j]):
+                    is_name[j] = True  # "his partner kelly", "son alfie"
+                    after = j + 1
+                take_list(after)
+
+        # a person before a link to a team or place: "Kev from the UPW team", "Lisa at CGL"
+        for i in caps:
+            if is_name[i] or i + 1 >= k or not adj[i] or norms[i + 1] not in self.person_links:
+                continue
+            n = norms[i]
+            if n in blocked and n not in first:
+                continue
+            start = i == 0 or bool(_SENTENCE_BREAK.search(gaps[i - 1])) or "\n" in gaps[i - 1]
+            if (n in first or n in known) if start else not (i > 0 and cap[i - 1] and adj[i - 1]):
+                is_name[i] = True
+        for i in compress(range(k), map("@".__eq__, map(str.strip, gaps))):
+            if i + 1 < k and cap[i] and not is_name[i] and norms[i] not in blocked:
+                is_name[i] = True
+
+        # a known name written in lower case that is also a word ("faith is sofa surfing"):
+        # only at a sentence start and before a verb such as "is", "has", "said"
+        if known:
+            for i in compress(range(k), map(known.__contains__, norms)):
+                if is_name[i] or not words[i][:1].islower() or i + 1 >= k or not adj[i]:
+                    continue
+                if norms[i + 1] in self.followers and (
+                    i == 0 or _SENTENCE_BREAK.search(gaps[i - 1]) or "\n" in gaps[i - 1]
+                ):
+                    is_name[i] = True
 
         # a name followed by a bracketed role: "Jane Smith (PP)"
         for i in _brackets_after(text, ends, gaps):
@@ -590,8 +761,15 @@ class Redactor:
         text: str,
         known_names: Iterable[str | None] = (),
         reference_date: date | None = None,
+        *,
+        export_names: Collection[str] = (),
+        case_names: Collection[str] = (),
     ) -> list[Span]:
-        """Sorted, disjoint PII spans ``(start, end, kind)`` of ``text``."""
+        """Sorted, disjoint PII spans ``(start, end, kind)`` of ``text``.
+
+        ``known_names``: full names from the row's own columns. ``export_names`` and
+        ``case_names``: lower-cased name tokens from the whole export and from the case
+        (:class:`pipeline.nlp.people.NameIndex`); only those present in ``text`` are used."""
         if not isinstance(text, str) or not text:
             return []
         masked = [m.span() for m in PLACEHOLDER_RE.finditer(text)] if "[" in text else []
@@ -642,7 +820,17 @@ class Redactor:
         known = (
             self.known_tokens([*known_names, *authors]) if (known_names or authors) else frozenset()
         )
+        if export_names or case_names:
+            norms_present = set(toks[3])
+            extra = norms_present.intersection(export_names)
+            extra.update(norms_present.intersection(case_names))
+            if extra:
+                known = known | extra
         cand.extend(self._names(text, toks, known))
+        if self._alias_words and not self._alias_words.isdisjoint(toks[3]):
+            self._aliases(text, add)
+        if "\n" in text or "." in text or "-" in text or known_names:
+            self._initials(text, self._known_initials([*known_names, *authors]), add)
         return _resolve(text, cand, masked)
 
     def _with_town(self, text: str, end: int) -> int:
@@ -681,11 +869,16 @@ class Redactor:
         text: str,
         known_names: Iterable[str | None] = (),
         reference_date: date | None = None,
+        *,
+        export_names: Collection[str] = (),
+        case_names: Collection[str] = (),
     ) -> tuple[str, list[Span]]:
         """``(redacted_text, spans)``; spans index the original ``text``."""
         if not isinstance(text, str):
             text = "" if text is None else str(text)
-        spans = self.find(text, known_names, reference_date)
+        spans = self.find(
+            text, known_names, reference_date, export_names=export_names, case_names=case_names
+        )
         return apply_spans(text, spans), spans
 
 
