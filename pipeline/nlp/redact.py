@@ -63,10 +63,19 @@ _EMAIL = re.compile(r"(?<![\w.+\-])[\w.+\-]*\w@[\w\-]+(?:\.[\w\-]+)+")
 # pattern with ``.match`` where it could start: at the run, or just before it for the kinds that
 # open with letters or "+". Left boundaries are checked by ``_digit_kinds``.
 _RUN = re.compile(r"\d+")
+#: an e-mail address written to dodge harvesters: "j.smith(at)example(dot)com", "jo at example
+#: dot org", "kim [at] example.co.uk"
+_OBF_AT = r"(?:[ \t]*[(\[{<][ \t]*(?i:at)[ \t]*[)\]}>][ \t]*|[ \t]+(?i:at)[ \t]+)"
+_OBF_DOT = r"(?:[ \t]*[(\[{<][ \t]*(?i:dot)[ \t]*[)\]}>][ \t]*|\.|[ \t]+(?i:dot)[ \t]+)"
+_EMAIL_OBF = re.compile(
+    rf"(?<![\w.+\-])[\w.+\-]*\w{_OBF_AT}[\w\-]+(?:{_OBF_DOT}[\w\-]+)*{_OBF_DOT}"
+    r"(?i:com|org|net|uk|gov|nhs|co|io|info|me|cymru|wales|ac|police|pnn|biz|eu|ie)(?![\w])"
+)
+_OBF_HINT = re.compile(r"[(\[{<][ \t]*(?i:at|dot)[ \t]*[)\]}>]|(?i:\bdot[ \t]+(?:com|org|net|uk|gov|co)\b)|(?i:\bat[ \t]+[\w\-]+\.(?:com|org|net|uk|gov|co)\b)")
 _PNC_AT = re.compile(r"(?:\d{4}|\d{2})/\d{5,7}[A-Za-z](?![A-Za-z0-9])")
 _DATE_AT = re.compile(DATE)
 _PHONE_AT = re.compile(
-    r"(?:\+[ \t]?44[ \t]?|0044[ \t]?|0)(?:\(0\)[ \t]?)?(?:\d[ \t\-()]{0,2}){8,9}\d(?!\d)"
+    r"(?:\+[ \t]?44[ \t]?|0044[ \t]?|0)(?:\(0\)[ \t]?)?(?:\d[ \t\-().]{0,2}){8,9}\d(?!\d)"
 )
 _NI_AT = re.compile(
     r"(?:[A-Z]{2}|[a-z]{2})[ \t]?\d{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?[A-Da-d](?![A-Za-z0-9])"
@@ -238,6 +247,10 @@ class Redactor:
         )
         self.particles = lowered(rules, "particles", rname)
         self._stop = frozenset(STOP_WORDS)
+        #: ordinary English words that are not names (english_words.json): the rules that work
+        #: without a capital letter or a gazetteer entry ("partner kelly", "Kev from the UPW
+        #: team") never take one of these
+        self.english = frozenset(load_rules("english_words.json", None).get("words", ()))
         self.person_links = frozenset(_norm(p.split()[0]) for p in rules.get("person_links", ()))
         alias = rules.get("alias_cues") or []
         alias_cap = rules.get("alias_cues_capitalised") or []
@@ -294,6 +307,19 @@ class Redactor:
             rf"(?<![\w])(?i:{'|'.join(re.escape(w) for w in words(rules, 'flat_words', rname))})"
             r"\.?[ \t]*(?:(?i:no)\.?[ \t]*)?\d{1,4}[A-Za-z]?(?![\w])"
         )
+        # addresses by grammar, beyond a listed street type: "4 The Hollies", "7b heol y wern",
+        # "7 Mill Fold, Halifax", "12 Ashgrove LS9 7QT", "Flat 9 Ashgrove House"
+        postcode = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}(?![A-Za-z0-9])"
+        self._grammar_address_re = re.compile(
+            rf"{_HOUSE},?[ \t]+The[ \t]+(?P<the>(?:{CAPWORD}[ \t]+){{0,2}}{CAPWORD})(?![\w])"
+            rf"|{_HOUSE},?[ \t]+(?i:{welsh})[ \t]+(?i:y|yr|'r)[ \t]+[^\W\d_]+(?:[ \t]+{CAPWORD})?(?![\w])"
+            rf"|{_HOUSE},?[ \t]+(?P<words>(?:{CAPWORD}[ \t]+){{0,2}}{CAPWORD})"
+            rf"(?=[ \t]*,[ \t]*(?:{CAPWORD}|{postcode})|[ \t]+{postcode}|[ \t]*\r?\n)"
+        )
+        self._flat_tail_re = re.compile(
+            rf",?[ \t]+(?:(?:{CAPWORD}|{_HOUSE})[ \t]+){{0,3}}(?:{suffixes})\.?(?![\w])"
+            rf"|,?[ \t]+(?:The[ \t]+)?{CAPWORD}(?:[ \t]+{CAPWORD}){{0,2}}(?=[ \t]*[,\n]|[ \t]+{postcode})"
+        )
         self._town_re = re.compile(rf",[ \t]*(?P<town>{CAPWORD}(?:[ \t\-]{CAPWORD})?)(?![\w])")
         self._not_street = re.compile(
             r"(?i:crown|magistrates'?|county|family|youth|high|coroners'?|royal)\s+court\b"
@@ -349,10 +375,12 @@ class Redactor:
         """A lower-case word after a relation that may be a name: not a word we know."""
         return (
             word[:1].islower()
+            and word.isalpha()
             and len(norm) >= 3
             and norm not in self.blocked
             and norm not in self._stop
             and norm not in self.followers
+            and norm not in self.english
         )
 
     def _aliases(self, text: str, add) -> None:
@@ -371,7 +399,9 @@ class Redactor:
                     n = _norm(word)
                     if n in self._stop or n in self.acronyms or n in self.domain:
                         break
-                    if not word[:1].isupper() and not (any_case and n not in self.followers):
+                    if not word[:1].isupper() and not (
+                        any_case and n not in self.followers and n not in self.english
+                    ):
                         break
                     if not any_case and n in self.blocked and n not in self.first:
                         break
@@ -625,7 +655,9 @@ class Redactor:
             if is_name[i] or i + 1 >= k or not adj[i] or norms[i + 1] not in self.person_links:
                 continue
             n = norms[i]
-            if n in blocked and n not in first:
+            if (n in blocked or n in self.english or words[i].isupper()) and not (
+                n in first or n in known
+            ):
                 continue
             start = i == 0 or bool(_SENTENCE_BREAK.search(gaps[i - 1])) or "\n" in gaps[i - 1]
             if (n in first or n in known) if start else not (i > 0 and cap[i - 1] and adj[i - 1]):
@@ -780,6 +812,9 @@ class Redactor:
         if "@" in text:
             for m in _EMAIL.finditer(text):
                 add((m.start(), m.end(), PiiKind.EMAIL.value))
+        if _OBF_HINT.search(text):
+            for m in _EMAIL_OBF.finditer(text):
+                add((m.start(), m.end(), PiiKind.EMAIL.value))
 
         toks = self._tokens(text, masked)
         present = set(toks[2])
@@ -805,7 +840,16 @@ class Redactor:
                     add((m.start("addr"), self._with_town(text, m.end("addr")), _ADDRESS))
             if not norms.isdisjoint(self.flat_words):
                 for m in self._flat_re.finditer(text):
-                    add((m.start(), m.end(), _ADDRESS))
+                    tail = self._flat_tail_re.match(text, m.end())
+                    end = m.end()
+                    if tail and self._street_words_ok(tail.group()):
+                        end = tail.end()
+                    add((m.start(), end, _ADDRESS))
+            for m in self._grammar_address_re.finditer(text):
+                words = m.group("the") or m.group("words")
+                if words is not None and not self._street_words_ok(words, the=bool(m.group("the"))):
+                    continue
+                add((m.start(), self._with_town(text, m.end()), _ADDRESS))
 
         # names: header authors, then the word pass
         authors: list[str] = []
@@ -832,6 +876,15 @@ class Redactor:
         if "\n" in text or "." in text or "-" in text or known_names:
             self._initials(text, self._known_initials([*known_names, *authors]), add)
         return _resolve(text, cand, masked)
+
+    def _street_words_ok(self, words: str, *, the: bool = False) -> bool:
+        """Whether capitalised words after a house number can be a street or building: none is
+        a word of the trade, a month or a time unit, and (without "The") not all are common
+        words ("2 Weeks", "3 Sessions", "4 Police Officers")."""
+        ws = [_norm(w) for w in WORD_RE.findall(words)]
+        if not ws or any(w in self.domain or w in self.acronyms or w in _TIME_UNITS for w in ws):
+            return False
+        return the or any(w not in self.common and w not in self.english for w in ws)
 
     def _with_town(self, text: str, end: int) -> int:
         """Extend an address over a following ", Town" (a capitalised non-common word)."""

@@ -39,6 +39,8 @@ DATE = (
     r"(?<![\d/.\-])\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})(?![\d/])"
     r"|(?<![\d/.\-])\d{4}-\d{2}-\d{2}(?!\d)"
     rf"|(?<!\d)\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?\s+(?i:{MONTH_ALT})\.?,?\s+\d{{4}}(?!\d)"
+    # "3-Mar-02", "03/Mar/1991", "3 Mar 91", "3.mar.02"
+    rf"|(?<![\d/.\-])\d{{1,2}}(?:[\-/.]|[ \t])(?i:{MONTH_ALT})\.?(?:[\-/.]|[ \t])(?:\d{{4}}|\d{{2}})(?![\d/])"
     rf"|(?<![\w])(?i:{MONTH_ALT})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}(?!\d)"
     r")"
 )
@@ -49,6 +51,7 @@ _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})$")
 _TXT_DATE = re.compile(
     rf"(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+({MONTH_ALT})\.?,?\s+(\d{{4}})$", re.I
 )
+_ABBR_DATE = re.compile(rf"(\d{{1,2}})[\-/. \t]({MONTH_ALT})\.?[\-/. \t](\d{{4}}|\d{{2}})$", re.I)
 _TXT_DATE2 = re.compile(rf"({MONTH_ALT})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})$", re.I)
 
 
@@ -68,6 +71,9 @@ def parse_date(text: str) -> date | None:
             return date(int(m[1]), int(m[2]), int(m[3]))
         if m := _TXT_DATE.match(s):
             return date(int(m[3]), MONTHS[m[2].lower()], int(m[1]))
+        if m := _ABBR_DATE.match(s):
+            y = int(m[3])
+            return date(two_digit_year(y) if len(m[3]) == 2 else y, MONTHS[m[2].lower()], int(m[1]))
         if m := _TXT_DATE2.match(s):
             return date(int(m[3]), MONTHS[m[1].lower()], int(m[2]))
     except ValueError:
